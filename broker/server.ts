@@ -1,0 +1,365 @@
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { Duplex } from 'node:stream';
+import { Aedes, type AedesOptions, type Client } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { Logger } from '../lib/log.js';
+import { LoaError } from '../protocol/errors.js';
+import { parseTopic } from '../protocol/topics.js';
+import { contractFor, kindOf } from '../protocol/contract.js';
+import type { Registry } from '../provisioning/registry.js';
+import { canPublish, canReceive, canSubscribe, type AclPrincipal } from './acl.js';
+import { Authenticator } from './auth.js';
+import { guardConnection, type GuardViolation, type RawConnection } from './guard.js';
+import { ConnectionRateLimiter } from './rate-limit.js';
+import { openLevelStore, openRedisStore, type BrokerStore } from './persistence.js';
+import type { BrokerConfig } from './config.js';
+
+// The province broker: aedes with Loa's authentication, topic ACL, limits and
+// persistence, on TCP, TLS and WebSocket listeners. Constructing it does
+// nothing; start() opens the store and the listeners, stop() closes them.
+
+export interface BrokerDeps {
+  config: BrokerConfig;
+  registry: Registry;
+  log: Logger;
+  now?: () => number;
+}
+
+interface Session {
+  client: Client;
+  principal: AclPrincipal;
+  hashAtLogin: string | undefined;
+}
+
+export interface ListenAddresses {
+  tcp: AddressInfo;
+  tls: AddressInfo | null;
+  ws: AddressInfo | null;
+}
+
+/** Logs at most `limit` lines per window and then a count, so a flood cannot flood the log. */
+class ThrottledLog {
+  #count = 0;
+  #suppressed = 0;
+  #windowStart = 0;
+  constructor(
+    private readonly log: Logger,
+    private readonly limit = 20,
+    private readonly windowMs = 10_000,
+  ) {}
+  warn(now: number, fields: object, msg: string): void {
+    if (now - this.#windowStart > this.windowMs) {
+      if (this.#suppressed) this.log.warn({ suppressed: this.#suppressed }, 'further refusals not logged in the last window');
+      this.#windowStart = now;
+      this.#count = 0;
+      this.#suppressed = 0;
+    }
+    if (++this.#count <= this.limit) this.log.warn(fields, msg);
+    else this.#suppressed++;
+  }
+}
+
+export class ProvinceBroker {
+  readonly #deps: BrokerDeps;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  #aedes: Aedes | null = null;
+  #store: BrokerStore | null = null;
+  #servers: (NetServer | TlsServer | HttpServer)[] = [];
+  #wss: WebSocketServer | null = null;
+  #sockets = new Set<Socket>();
+  #sessions = new Map<string, Session>();
+  #principals = new WeakMap<Client, { principal: AclPrincipal; hash: string | undefined }>();
+  #remote = new WeakMap<object, string>();
+  #poll: NodeJS.Timeout | null = null;
+  #registryVersion = -1;
+  #auth: Authenticator;
+  #limiter: ConnectionRateLimiter;
+  #refusals: ThrottledLog;
+  #addresses: ListenAddresses | null = null;
+
+  constructor(deps: BrokerDeps) {
+    this.#deps = deps;
+    this.#log = deps.log.child({ mod: 'broker' });
+    this.#now = deps.now ?? Date.now;
+    this.#auth = new Authenticator({ source: deps.registry, allowAnonymous: deps.config.allowAnonymous });
+    this.#limiter = new ConnectionRateLimiter(deps.config.limits.connectRate, this.#now());
+    this.#refusals = new ThrottledLog(this.#log);
+  }
+
+  get aedes(): Aedes {
+    if (!this.#aedes) throw new Error('broker not started');
+    return this.#aedes;
+  }
+
+  get addresses(): ListenAddresses {
+    if (!this.#addresses) throw new Error('broker not started');
+    return this.#addresses;
+  }
+
+  get connectedClients(): number {
+    return this.#aedes?.connectedClients ?? 0;
+  }
+
+  #zoneOf = (deviceId: string): string | null => {
+    const p = this.#deps.registry.principal(deviceId);
+    return p && p.kind === 'device' ? p.zone : null;
+  };
+
+  async start(): Promise<ListenAddresses> {
+    const cfg = this.#deps.config;
+    const lim = cfg.limits;
+    if (cfg.allowAnonymous) {
+      this.#log.warn('*** --allow-anonymous: ANY client may connect WITHOUT credentials and publish ANYTHING, emergencies included. Local development only; never run a province like this. ***');
+    }
+    this.#store = cfg.redis ? await openRedisStore(cfg.redis) : await openLevelStore(cfg.data);
+    try {
+      const opts: AedesOptions = {
+        id: cfg.id ?? `${hostname()}:${process.pid}`,
+        persistence: this.#store.persistence,
+        drainTimeout: lim.drainTimeoutMs,
+        queueLimit: lim.queueLimit,
+        maxInflightInbound: lim.maxInflightInbound,
+        maxTopicLevels: lim.maxTopicLevels,
+        connectTimeout: lim.connectTimeoutMs,
+        keepaliveLimit: lim.keepaliveLimitSec,
+        authenticate: (client, username, password, done) => this.#authenticate(client, username, password, done),
+        authorizePublish: (client, packet, cb) => this.#authorizePublish(client, packet.topic, packet.retain, packet.payload, cb),
+        authorizeSubscribe: (client, sub, cb) => this.#authorizeSubscribe(client, sub, cb),
+        authorizeForward: (client, packet) => this.#authorizeForward(client, packet),
+      };
+      if (this.#store.mq) opts.mq = this.#store.mq;
+      this.#aedes = await Aedes.createBroker(opts);
+      this.#wireEvents(this.#aedes);
+      const tcp = await this.#listenTcp();
+      const tls = cfg.tls ? await this.#listenTls(cfg.tls) : null;
+      const ws = cfg.ws ? await this.#listenWs(cfg.ws) : null;
+      this.#addresses = { tcp, tls, ws };
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+    this.#registryVersion = this.#deps.registry.changeCounter();
+    this.#poll = setInterval(() => this.#checkRegistry(), cfg.registryPollMs);
+    this.#poll.unref();
+    this.#log.info({ tcp: fmt(this.#addresses.tcp), tls: this.#addresses.tls && fmt(this.#addresses.tls), ws: this.#addresses.ws && fmt(this.#addresses.ws), store: this.#store.describe, maxPacketBytes: lim.maxPacketBytes }, 'broker listening');
+    return this.#addresses;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#poll) clearInterval(this.#poll);
+    this.#poll = null;
+    for (const s of this.#servers) s.close();
+    this.#wss?.close();
+    for (const sock of this.#sockets) sock.destroy();
+    if (this.#aedes) {
+      const a = this.#aedes;
+      await new Promise<void>((resolve) => a.close(() => resolve()));
+    }
+    this.#aedes = null;
+    if (this.#store) await this.#store.close();
+    this.#store = null;
+    this.#servers = [];
+    this.#log.info('broker stopped');
+  }
+
+  // ------------------------------------------------------------ listeners
+
+  #admit(sock: Socket, listener: string): boolean {
+    const remote = `${sock.remoteAddress}:${sock.remotePort}`;
+    const now = this.#now();
+    if (this.#sockets.size >= this.#deps.config.limits.maxConnections) {
+      this.#refusals.warn(now, { remote, listener, reason: 'max-connections' }, 'connection refused: too many connections');
+      sock.destroy();
+      return false;
+    }
+    const limited = this.#limiter.admit(sock.remoteAddress ?? '?', now);
+    if (limited) {
+      this.#refusals.warn(now, { remote, listener, reason: `rate-${limited}` }, 'connection refused: connection rate limit');
+      sock.destroy();
+      return false;
+    }
+    this.#sockets.add(sock);
+    sock.once('close', () => this.#sockets.delete(sock));
+    sock.on('error', () => {}); // reported through aedes' connectionError; never fatal here
+    return true;
+  }
+
+  #handle(raw: RawConnection, remote: string, listener: string, req?: IncomingMessage): void {
+    const stream: Duplex = guardConnection(raw, this.#deps.config.limits.maxPacketBytes, (v: GuardViolation) => {
+      this.#refusals.warn(this.#now(), { remote, listener, violation: v.kind, ...(v.kind === 'packet-too-large' ? { size: v.size, max: v.max } : {}), ...(v.kind === 'not-connect' ? { firstByte: v.firstByte } : {}) }, 'connection closed: protocol violation');
+    });
+    this.#remote.set(stream, `${listener}:${remote}`);
+    if (!this.#aedes) return void raw.destroy();
+    this.#aedes.handle(stream, req);
+  }
+
+  #listen(server: NetServer | TlsServer | HttpServer, host: string, port: number, what: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      server.once('error', (e) => reject(new LoaError('LOA_E_LISTEN', `cannot listen for ${what} on ${host}:${port}: ${e.message}`, { cause: e })));
+      server.listen(port, host, () => {
+        this.#servers.push(server);
+        resolve(server.address() as AddressInfo);
+      });
+    });
+  }
+
+  #listenTcp(): Promise<AddressInfo> {
+    const server = createNetServer((sock) => {
+      if (!this.#admit(sock, 'tcp')) return;
+      sock.setNoDelay(true);
+      this.#handle(sock, `${sock.remoteAddress}:${sock.remotePort}`, 'tcp');
+    });
+    return this.#listen(server, this.#deps.config.host, this.#deps.config.port, 'MQTT');
+  }
+
+  #listenTls(t: NonNullable<BrokerConfig['tls']>): Promise<AddressInfo> {
+    let cert: Buffer;
+    let key: Buffer;
+    try {
+      cert = readFileSync(t.cert);
+      key = readFileSync(t.key);
+    } catch (e) {
+      throw new LoaError('LOA_E_TLS_CONFIG', `cannot read TLS certificate or key: ${(e as Error).message}`, { cause: e });
+    }
+    let server: TlsServer;
+    try {
+      server = createTlsServer({ cert, key, minVersion: 'TLSv1.2', handshakeTimeout: this.#deps.config.limits.connectTimeoutMs });
+    } catch (e) {
+      throw new LoaError('LOA_E_TLS_CONFIG', `TLS certificate or key is not usable: ${(e as Error).message}`, { cause: e });
+    }
+    // Rate limits apply before the handshake, which is the expensive part.
+    server.on('connection', (sock: Socket) => {
+      if (this.#admit(sock, 'tls')) sock.setNoDelay(true);
+    });
+    server.on('secureConnection', (sock) => this.#handle(sock, `${sock.remoteAddress}:${sock.remotePort}`, 'tls'));
+    server.on('tlsClientError', (err, sock) => this.#refusals.warn(this.#now(), { remote: `${sock.remoteAddress}:${sock.remotePort}`, listener: 'tls', err: err.message }, 'TLS handshake failed'));
+    return this.#listen(server, t.host, t.port, 'MQTT over TLS');
+  }
+
+  #listenWs(w: NonNullable<BrokerConfig['ws']>): Promise<AddressInfo> {
+    const http = createHttpServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain; charset=utf-8' }).end('MQTT over WebSocket: connect with the "mqtt" subprotocol\n');
+    });
+    http.on('connection', (sock: Socket) => void this.#admit(sock, 'ws'));
+    const wss = new WebSocketServer({ server: http, path: w.path, maxPayload: this.#deps.config.limits.maxPacketBytes + 16, handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false) });
+    wss.on('connection', (ws, req) => {
+      const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+      const stream = createWebSocketStream(ws);
+      stream.on('error', () => {});
+      this.#handle(stream as unknown as RawConnection, remote, 'ws', req);
+    });
+    this.#wss = wss;
+    return this.#listen(http, w.host, w.port, 'MQTT over WebSocket');
+  }
+
+  // ------------------------------------------------------------ aedes hooks
+
+  #remoteOf(client: Client | null): string {
+    return (client && this.#remote.get(client.conn)) ?? '?';
+  }
+
+  #authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void): void {
+    this.#auth.authenticate(client.id, username, password).then(
+      (r) => {
+        const remote = this.#remoteOf(client);
+        if (!r.ok) {
+          this.#refusals.warn(this.#now(), { clientId: client.id, username, remote, returnCode: r.returnCode, reason: r.reason }, 'connection refused');
+          return done(Object.assign(new Error(r.reason), { returnCode: r.returnCode }), null);
+        }
+        // Authorise the will now, so a client learns at CONNECT that its will is not allowed (MQTT-3.1.2-8).
+        const will = (client as unknown as { _will?: { topic: string; retain: boolean; payload: Buffer } | null })._will;
+        if (will) {
+          const d = canPublish(r.principal, will.topic, will.retain, this.#zoneOf);
+          if (!d.ok) {
+            this.#refusals.warn(this.#now(), { clientId: client.id, username, remote, topic: will.topic, reason: d.reason }, 'connection refused: will not allowed');
+            return done(Object.assign(new Error(`will refused: ${d.reason}`), { returnCode: 5 }), null);
+          }
+        }
+        const hash = r.principal.anonymous ? undefined : this.#auth.currentHash(r.principal.name);
+        this.#principals.set(client, { principal: r.principal, hash });
+        this.#log.info({ clientId: client.id, role: r.principal.role, zone: r.principal.zone, remote }, 'client authenticated');
+        done(null, true);
+      },
+      (e: unknown) => {
+        this.#log.error({ clientId: client.id, err: e }, 'authentication failed with an internal error');
+        done(Object.assign(new Error('server unavailable'), { returnCode: 3 }), null);
+      },
+    );
+  }
+
+  #authorizePublish(client: Client | null, topic: string, retain: boolean, payload: Buffer | string, cb: (err?: Error | null) => void): void {
+    if (!client) return cb(null); // the broker's own publications
+    const who = this.#principals.get(client);
+    if (!who) return cb(new Error('not authenticated'));
+    const d = canPublish(who.principal, topic, retain, this.#zoneOf);
+    let reason = d.ok ? null : d.reason;
+    if (!reason && !who.principal.anonymous) {
+      const t = parseTopic(topic)!;
+      const c = contractFor(kindOf(t));
+      const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+      if (size > c.maxBytes) reason = `payload of ${size} bytes exceeds the ${c.maxBytes} allowed on ${c.kind} topics`;
+    }
+    if (reason) {
+      this.#log.warn({ clientId: client.id, role: who.principal.role, topic, retain, reason }, 'publish refused; client disconnected (MQTT 3.1.1 has no negative PUBACK)');
+      return cb(new Error(reason));
+    }
+    cb(null);
+  }
+
+  #authorizeSubscribe<S extends { topic: string }>(client: Client, sub: S, cb: (err: Error | null, sub?: S | null) => void): void {
+    const who = this.#principals.get(client);
+    if (!who) return cb(new Error('not authenticated'));
+    const d = canSubscribe(who.principal, sub.topic, this.#zoneOf);
+    if (!d.ok) {
+      this.#log.warn({ clientId: client.id, role: who.principal.role, topic: sub.topic, reason: d.reason }, 'subscription refused');
+      return cb(null, null); // SUBACK 0x80 for this filter; the client stays connected
+    }
+    cb(null, sub);
+  }
+
+  #authorizeForward<P extends { topic: string }>(client: Client, packet: P): P | null {
+    const who = this.#principals.get(client);
+    if (!who) return null;
+    return canReceive(who.principal, packet.topic, this.#zoneOf) ? packet : null;
+  }
+
+  #wireEvents(aedes: Aedes): void {
+    aedes.on('clientReady', (client) => {
+      const who = this.#principals.get(client);
+      if (who) this.#sessions.set(client.id, { client, principal: who.principal, hashAtLogin: who.hash });
+    });
+    aedes.on('clientDisconnect', (client) => {
+      if (this.#sessions.get(client.id)?.client === client) this.#sessions.delete(client.id);
+    });
+    aedes.on('clientError', (client, err) => this.#log.debug({ clientId: client?.id, err: err.message }, 'client error'));
+    aedes.on('connectionError', (client, err) => this.#log.debug({ remote: this.#remoteOf(client), err: err.message }, 'connection error'));
+  }
+
+  /** Disconnects clients whose account was revoked or whose secret was rotated since they logged in. */
+  #checkRegistry(): void {
+    let v: number;
+    try {
+      v = this.#deps.registry.changeCounter();
+    } catch (e) {
+      this.#log.error({ err: e }, 'cannot read the registry');
+      return;
+    }
+    if (v === this.#registryVersion) return;
+    this.#registryVersion = v;
+    for (const [id, s] of this.#sessions) {
+      if (this.#auth.stillValid(s.principal.name, !!s.principal.anonymous, s.hashAtLogin)) continue;
+      this.#log.warn({ clientId: id, role: s.principal.role }, 'credentials revoked or rotated: disconnecting');
+      this.#sessions.delete(id);
+      s.client.close();
+    }
+  }
+}
+
+function fmt(a: AddressInfo): string {
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}

@@ -1,0 +1,12 @@
+import { group, runCli, type Io } from '../lib/cli.js';
+import { broker } from './broker.js';
+import { provision } from './provision.js';
+
+export const root = group('Loa: runtime for commune IP loudspeaker clusters (đài truyền thanh ứng dụng CNTT-VT)', {
+  broker,
+  provision,
+});
+
+export async function main(argv: string[], io: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n'), env: process.env }): Promise<number> {
+  return runCli(root, 'loa', argv, io);
+}

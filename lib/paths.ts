@@ -1,0 +1,13 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Where a long-running command keeps its state unless `--data` says otherwise:
+ * /var/lib/loa as root (a service), ~/.local/share/loa otherwise (XDG), and
+ * $LOA_DATA over both.
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.LOA_DATA) return env.LOA_DATA;
+  if (typeof process.getuid === 'function' && process.getuid() === 0) return '/var/lib/loa';
+  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'loa');
+}

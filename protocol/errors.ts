@@ -1,0 +1,73 @@
+// Coded errors. Every error Loa reports on purpose carries a stable code from
+// this catalogue, a human message, optional structured context and a cause.
+// The catalogue is documented in docs/errors.md; a test keeps the two in step.
+
+export const ERROR_CODES = {
+  // protocol
+  LOA_E_PAYLOAD_JSON: 'payload is not valid JSON',
+  LOA_E_PAYLOAD_SCHEMA: 'payload does not match its schema',
+  LOA_E_PAYLOAD_TOO_LARGE: 'payload exceeds the size allowed for its topic',
+  LOA_E_TOPIC_UNKNOWN: 'topic is not part of the loa/v1 contract',
+  LOA_E_CANONICAL: 'value cannot be serialised canonically',
+  LOA_E_SIGNATURE: 'signature does not verify against the expected key',
+  LOA_E_KEY_UNKNOWN: 'payload is signed by a key this side does not trust',
+  LOA_E_KEY_INVALID: 'key material is malformed',
+  LOA_E_CHUNK_FRAME: 'asset chunk frame is malformed',
+  // identifiers
+  LOA_E_ID_INVALID: 'identifier is not allowed',
+  LOA_E_ZONE_PATH_INVALID: 'zone path is not allowed',
+  // registry and provisioning
+  LOA_E_REGISTRY_MISSING: 'no registry in the data directory',
+  LOA_E_REGISTRY_EXISTS: 'a registry already exists in the data directory',
+  LOA_E_REGISTRY_VERSION: 'registry schema is newer than this program',
+  LOA_E_ZONE_EXISTS: 'zone already exists',
+  LOA_E_ZONE_PARENT_MISSING: 'parent zone does not exist',
+  LOA_E_ZONE_NOT_FOUND: 'zone does not exist',
+  LOA_E_ZONE_NOT_LEAF: 'devices belong to leaf zones only',
+  LOA_E_ZONE_NAME_INVALID: 'zone name is not allowed',
+  LOA_E_DEVICE_EXISTS: 'device id already exists',
+  LOA_E_DEVICE_NOT_FOUND: 'device does not exist',
+  LOA_E_DEVICE_REVOKED: 'device is revoked',
+  LOA_E_USER_EXISTS: 'user already exists',
+  LOA_E_USER_NOT_FOUND: 'user does not exist',
+  LOA_E_ROLE_INVALID: 'role is not one of the known roles',
+  LOA_E_NAME_TAKEN: 'name is already used by a device or a user',
+  LOA_E_KEYS_MISSING: 'province signing keys are missing',
+  LOA_E_FILE_EXISTS: 'output file already exists',
+  // configuration and CLI
+  LOA_E_CONFIG_INVALID: 'configuration is invalid',
+  LOA_E_USAGE: 'command line is invalid',
+  LOA_E_TLS_CONFIG: 'TLS certificate or key cannot be loaded',
+  LOA_E_LISTEN: 'cannot listen on the requested address',
+  LOA_E_DATA_DIR: 'data directory cannot be used',
+  LOA_E_REDIS: 'cannot reach Redis',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class LoaError extends Error {
+  readonly code: ErrorCode;
+  readonly context: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message?: string, opts: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super(message ?? ERROR_CODES[code], opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'LoaError';
+    this.code = code;
+    this.context = Object.freeze({ ...(opts.context ?? {}) });
+  }
+
+  toJSON(): { code: ErrorCode; message: string; context: Record<string, unknown> } {
+    return { code: this.code, message: this.message, context: { ...this.context } };
+  }
+}
+
+export function isLoaError(e: unknown, code?: ErrorCode): e is LoaError {
+  return e instanceof LoaError && (code === undefined || e.code === code);
+}
+
+/** A one-line reason for any thrown value, for logs and CLI output. */
+export function reasonOf(e: unknown): string {
+  if (e instanceof LoaError) return `${e.code}: ${e.message}`;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
