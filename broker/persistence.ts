@@ -21,8 +21,13 @@ export interface BrokerStore {
   close(): Promise<void>;
 }
 
+/**
+ * aedes 1.x sets a persistence up through its async `setup()`, which leaves
+ * the callback wrapper's `ready` flag false; `destroy(cb)` would then wait for
+ * a 'ready' that never comes. Called without a callback it returns a promise.
+ */
 interface DestroyablePersistence {
-  destroy(cb?: () => void): Promise<void> | void;
+  destroy(): Promise<void>;
 }
 
 export async function openLevelStore(dataDir: string): Promise<BrokerStore> {
@@ -41,7 +46,7 @@ export async function openLevelStore(dataDir: string): Promise<BrokerStore> {
     mq: undefined,
     describe: `level:${dir}`,
     close: async () => {
-      await new Promise<void>((resolve) => persistence.destroy(resolve));
+      await persistence.destroy();
     },
   };
 }
@@ -64,7 +69,7 @@ export async function openRedisStore(url: string): Promise<BrokerStore> {
     mq,
     describe: `redis:${url.replace(/\/\/[^@]*@/, '//***@')}`,
     close: async () => {
-      await new Promise<void>((resolve) => persistence.destroy(resolve));
+      await persistence.destroy();
       conn.disconnect();
     },
   };

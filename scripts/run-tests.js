@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+// Runs every compiled uvu test file in its own Node process, a few at a time.
+// One process per file keeps brokers, ports and SQLite files of one suite
+// from leaking into another, and lets the suites use both cores.
+//
+//   node scripts/run-tests.js                 unit, contracts, integration
+//   node scripts/run-tests.js --slow          also test/slow (fault and soak suites)
+//   node scripts/run-tests.js --only slow     only test/slow
+//   node scripts/run-tests.js broker acl      only files whose path contains a word
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join, relative } from 'node:path';
+
+const args = process.argv.slice(2);
+const slow = args.includes('--slow');
+const onlyIdx = args.indexOf('--only');
+const only = onlyIdx >= 0 ? args[onlyIdx + 1] : null;
+const filters = args.filter((a, i) => !a.startsWith('--') && !(onlyIdx >= 0 && i === onlyIdx + 1));
+const root = join(import.meta.dirname, '..', 'dist', 'test');
+const suites = only ? [only] : ['unit', 'contracts', 'integration', ...(slow ? ['slow'] : [])];
+const jobs = Number(process.env.LOA_TEST_JOBS) || Math.max(2, Math.min(4, availableParallelism()));
+const timeoutMs = Number(process.env.LOA_TEST_TIMEOUT_MS) || (only === 'slow' || slow ? 900_000 : 180_000);
+
+function walk(dir) {
+  let out = [];
+  let names = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const n of names.sort()) {
+    const p = join(dir, n);
+    if (statSync(p).isDirectory()) out = out.concat(walk(p));
+    else if (n.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+let files = suites.flatMap((s) => walk(join(root, s)));
+if (filters.length) files = files.filter((f) => filters.some((w) => f.includes(w)));
+if (!files.length) {
+  console.error('run-tests: no test files found (did tsc run?)');
+  process.exit(1);
+}
+
+const started = Date.now();
+const results = [];
+let next = 0;
+
+function runOne(file) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, ['--enable-source-maps', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => {
+      out += `\n[run-tests] killed after ${timeoutMs} ms\n`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const m = /Total:\s+(\d+)[\s\S]*?Passed:\s+(\d+)[\s\S]*?Skipped:\s+(\d+)/.exec(out);
+      const r = { file: relative(root, file), code, signal, out, ms: Date.now() - t0, total: m ? +m[1] : 0, passed: m ? +m[2] : 0 };
+      const ok = code === 0 && !signal;
+      console.log(`${ok ? 'ok  ' : 'FAIL'} ${r.file.padEnd(50)} ${String(r.passed).padStart(3)}/${String(r.total).padEnd(3)} ${(r.ms / 1000).toFixed(1)}s`);
+      results.push({ ...r, ok });
+      resolve();
+    });
+  });
+}
+
+async function worker() {
+  while (next < files.length) await runOne(files[next++]);
+}
+
+await Promise.all(Array.from({ length: Math.min(jobs, files.length) }, worker));
+
+const failed = results.filter((r) => !r.ok);
+for (const f of failed) {
+  console.log(`\n======== ${f.file} (exit ${f.code ?? f.signal}) ========\n${f.out.trim()}\n`);
+}
+const total = results.reduce((n, r) => n + r.total, 0);
+const passed = results.reduce((n, r) => n + r.passed, 0);
+console.log(`\n${results.length - failed.length}/${results.length} files, ${passed}/${total} tests passed in ${((Date.now() - started) / 1000).toFixed(1)}s (${jobs} at a time)`);
+process.exit(failed.length ? 1 : 0);
