@@ -1,8 +1,6 @@
 import { command, int, str, type Invocation } from '../lib/cli.js';
 import { buildConfig, envLayer, readConfigFile, type Layer } from '../lib/config.js';
-import { createLogger } from '../lib/log.js';
 import { BrokerConfig, BROKER_ENV } from '../broker/config.js';
-import { ProvinceBroker } from '../broker/server.js';
 import { DATA_OPTION, dataDir, openRegistry, untilSignal } from './common.js';
 
 export function brokerConfigFrom(inv: Invocation): BrokerConfig {
@@ -51,6 +49,8 @@ export const broker = command({
   help: 'Environment: LOA_DATA, LOA_BROKER_HOST, LOA_BROKER_PORT, LOA_BROKER_TLS_CERT, LOA_BROKER_TLS_KEY, LOA_BROKER_TLS_PORT,\nLOA_BROKER_WS_PORT, LOA_BROKER_REDIS, LOA_BROKER_MAX_PACKET, LOA_LOG_LEVEL. Stops cleanly on SIGINT/SIGTERM.',
   run: async (inv) => {
     const config = brokerConfigFrom(inv);
+    // Loaded here, not at the top: `loa provision …` on a technician's laptop should not pay for aedes.
+    const [{ ProvinceBroker }, { createLogger }] = await Promise.all([import('../broker/server.js'), import('../lib/log.js')]);
     const log = createLogger({ name: 'loa-broker' });
     const registry = openRegistry(inv);
     const b = new ProvinceBroker({ config, registry, log });

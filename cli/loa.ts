@@ -1,8 +1,10 @@
 import { group, runCli, type Io } from '../lib/cli.js';
 import { broker } from './broker.js';
 import { provision } from './provision.js';
+import { demo } from './demo.js';
 
 export const root = group('Loa: runtime for commune IP loudspeaker clusters (đài truyền thanh ứng dụng CNTT-VT)', {
+  demo,
   broker,
   provision,
 });

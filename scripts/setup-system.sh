@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Loa needs, idempotently. Safe to run again.
+#   g++, make, python3         build native modules (better-sqlite3, classic-level, speaker)
 #   ffmpeg, espeak-ng          audio ingest, decode, Vietnamese TTS
 #   libasound2-dev, alsa-utils build the `speaker` module; aplay for comparison benches
 #   mosquitto(-clients)        interop tests and the broker benchmark peer
@@ -7,7 +8,7 @@
 #   chromium                   headless browser tests of the web UIs
 set -euo pipefail
 
-packages=(ffmpeg espeak-ng libasound2-dev alsa-utils mosquitto mosquitto-clients redis-server chromium ca-certificates openssl)
+packages=(g++ make python3 ffmpeg espeak-ng libasound2-dev alsa-utils mosquitto mosquitto-clients redis-server chromium ca-certificates openssl)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,9 +5,11 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
  * with the CONNACK error (err.code holds the return code) or a socket error.
  * Reconnection is off unless asked for, so a refusal is observed once.
  */
-export function connect(url: string, opts: IClientOptions = {}): Promise<MqttClient> {
+export function connect(url: string, opts: IClientOptions = {}, onMessage?: (topic: string, payload: Buffer) => void): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, ...opts });
+    // Messages of a resumed session can arrive in the same read as CONNACK: listen from the start.
+    if (onMessage) c.on('message', onMessage);
     const fail = (e: Error) => {
       c.removeAllListeners();
       c.on('error', () => {});
@@ -24,8 +26,8 @@ export function connect(url: string, opts: IClientOptions = {}): Promise<MqttCli
   });
 }
 
-export function asDevice(url: string, id: string, secret: string, opts: IClientOptions = {}): Promise<MqttClient> {
-  return connect(url, { clientId: id, username: id, password: secret, ...opts });
+export function asDevice(url: string, id: string, secret: string, opts: IClientOptions = {}, onMessage?: (topic: string, payload: Buffer) => void): Promise<MqttClient> {
+  return connect(url, { clientId: id, username: id, password: secret, ...opts }, onMessage);
 }
 
 /**
