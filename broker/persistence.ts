@@ -62,7 +62,15 @@ export async function openRedisStore(url: string): Promise<BrokerStore> {
   }
   probe.disconnect();
   const conn = new Redis(url);
-  const mq = (mqemitterRedis as unknown as (o: object) => { close(cb: () => void): void })({ connectionString: url });
+  // mqemitter-redis closes its connections with quit() and does not handle a
+  // rejected quit (it happens when clients still disconnecting write after the
+  // QUIT): give it connections whose quit() cannot take the process down.
+  const quiet = (r: Redis) => {
+    const quit = r.quit.bind(r);
+    r.quit = (() => quit().catch(() => 'OK')) as typeof r.quit;
+    return r;
+  };
+  const mq = (mqemitterRedis as unknown as (o: object) => { close(cb: () => void): void })({ pubConn: quiet(new Redis(url, { enableAutoPipelining: true })), subConn: quiet(new Redis(url, { enableAutoPipelining: true })) });
   const persistence = (redisPersistence as unknown as (o: object) => DestroyablePersistence)({ conn });
   return {
     persistence,

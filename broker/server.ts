@@ -158,6 +158,8 @@ export class ProvinceBroker {
     for (const sock of this.#sockets) sock.destroy();
     if (this.#aedes) {
       const a = this.#aedes;
+      // Let clients already disconnecting finish their clean-up before the store closes under them.
+      for (let i = 0; i < 40 && a.connectedClients > 0; i++) await new Promise((r) => setTimeout(r, 50));
       await new Promise<void>((resolve) => a.close(() => resolve()));
     }
     this.#aedes = null;

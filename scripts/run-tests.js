@@ -68,7 +68,8 @@ function runOne(file) {
       clearTimeout(timer);
       const m = /Total:\s+(\d+)[\s\S]*?Passed:\s+(\d+)[\s\S]*?Skipped:\s+(\d+)/.exec(out);
       const r = { file: relative(root, file), code, signal, out, ms: Date.now() - t0, total: m ? +m[1] : 0, passed: m ? +m[2] : 0 };
-      const ok = code === 0 && !signal;
+      // uvu exits 0 when a before-hook throws (it reports 0 of N passed), so count as well.
+      const ok = code === 0 && !signal && m !== null && r.passed + +m[3] === r.total && r.total > 0;
       console.log(`${ok ? 'ok  ' : 'FAIL'} ${r.file.padEnd(50)} ${String(r.passed).padStart(3)}/${String(r.total).padEnd(3)} ${(r.ms / 1000).toFixed(1)}s`);
       results.push({ ...r, ok });
       resolve();
