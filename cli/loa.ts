@@ -2,11 +2,17 @@ import { group, runCli, type Io } from '../lib/cli.js';
 import { broker } from './broker.js';
 import { provision } from './provision.js';
 import { demo } from './demo.js';
+import { device } from './device.js';
+import { consoleCmd, library, target } from './console.js';
 
 export const root = group('Loa: runtime for commune IP loudspeaker clusters (đài truyền thanh ứng dụng CNTT-VT)', {
   demo,
   broker,
+  console: consoleCmd,
+  device,
   provision,
+  library,
+  target,
 });
 
 export async function main(argv: string[], io: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n'), env: process.env }): Promise<number> {

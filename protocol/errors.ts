@@ -13,6 +13,18 @@ export const ERROR_CODES = {
   LOA_E_KEY_UNKNOWN: 'payload is signed by a key this side does not trust',
   LOA_E_KEY_INVALID: 'key material is malformed',
   LOA_E_CHUNK_FRAME: 'asset chunk frame is malformed',
+  // device sync and transfer
+  LOA_E_TARGET_REJECTED: 'target state refused: bad signature, schema or addressee',
+  LOA_E_TARGET_STALE: 'target state is not newer than the one in force',
+  LOA_E_ASSET_UNKNOWN: 'the province has no asset with that sha256',
+  LOA_E_ASSET_UNAVAILABLE: 'the province cannot serve the asset',
+  LOA_E_ASSET_CORRUPT: 'asset bytes do not match their sha256',
+  LOA_E_TRANSFER_ABORTED: 'transfer stopped before it finished',
+  LOA_E_DISK_BUDGET: 'not enough disk budget or free space for the assets',
+  LOA_E_LINK_DOWN: 'not connected to the broker',
+  LOA_E_SUBSCRIBE_REFUSED: 'the broker refused a subscription the device needs',
+  LOA_E_AUDIO_INVALID: 'audio file cannot be used',
+  LOA_E_TARGET_INVALID: 'target specification is invalid',
   // identifiers
   LOA_E_ID_INVALID: 'identifier is not allowed',
   LOA_E_ZONE_PATH_INVALID: 'zone path is not allowed',

@@ -64,6 +64,24 @@ const MIGRATIONS = [
     detail TEXT
   );
   `,
+  `
+  CREATE TABLE library (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mime TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    added_by TEXT NOT NULL
+  );
+  CREATE TABLE targets (
+    device TEXT PRIMARY KEY REFERENCES devices(id),
+    version INTEGER NOT NULL,
+    spec TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_by TEXT NOT NULL
+  );
+  `,
 ];
 
 export interface Zone {

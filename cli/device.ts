@@ -1,0 +1,39 @@
+import { command, int, str, UsageError, type Invocation } from '../lib/cli.js';
+import { buildConfig, envLayer, readConfigFile, type Layer } from '../lib/config.js';
+import { DeviceConfig, DEVICE_ENV } from '../device/config.js';
+import { dataDir, DATA_OPTION, untilSignal } from './common.js';
+
+export function deviceConfigFrom(inv: Invocation): DeviceConfig {
+  const file = str(inv.values.config);
+  if (!file) throw new UsageError('--config FILE is required: the bundle written by "loa provision device add"');
+  const v = inv.values;
+  const flags: Layer = {};
+  if (v.data !== undefined || !inv.io.env.LOA_DATA) flags.data = dataDir(inv);
+  const agent: Layer = {};
+  if (v.heartbeat !== undefined) agent.heartbeatSec = int('heartbeat', v.heartbeat, { min: 5, max: 3600 });
+  if (Object.keys(agent).length) flags.agent = agent;
+  if (v.broker !== undefined) flags.broker = { urls: v.broker as string[] };
+  return buildConfig(DeviceConfig, [readConfigFile(file), envLayer(inv.io.env, DEVICE_ENV), flags], 'device');
+}
+
+export const device = command({
+  summary: 'run the village agent from its bundle: sync with the province, keep assets, report',
+  options: {
+    config: { type: 'string', short: 'c', placeholder: 'FILE', description: 'the device bundle (JSON), optionally with an "agent" section of settings' },
+    ...DATA_OPTION,
+    broker: { type: 'string', multiple: true, placeholder: 'URL', description: 'override the bundle\'s broker URLs (repeatable)' },
+    heartbeat: { type: 'string', placeholder: 'SEC', description: 'telemetry period in seconds (default 60)' },
+  },
+  help: 'Environment: LOA_DATA, LOA_DEVICE_HEARTBEAT_SEC, LOA_DEVICE_KEEPALIVE_SEC, LOA_DEVICE_DISK_BUDGET, LOA_DEVICE_CHUNK_SIZE,\nLOA_DEVICE_WINDOW, LOA_LOG_LEVEL. Settings are listed in device/config.ts and docs/device.md. Stops cleanly on SIGINT/SIGTERM.',
+  run: async (inv) => {
+    const config = deviceConfigFrom(inv);
+    const [{ Agent }, { createLogger }] = await Promise.all([import('../device/agent.js'), import('../lib/log.js')]);
+    const log = createLogger({ name: 'loa-device' });
+    const agent = new Agent({ config, log });
+    await agent.start();
+    const sig = await untilSignal();
+    log.info({ signal: sig }, 'stopping');
+    await agent.stop();
+    return 0;
+  },
+});

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { DeviceBundle } from '../protocol/bundle.js';
+import { CHUNK_SIZE_MAX, CHUNK_SIZE_MIN } from '../protocol/payloads.js';
+
+// The agent's configuration: the bundle `loa provision device add` wrote,
+// plus where its state lives and how it behaves. Defaults → the bundle file
+// (which may carry an "agent" section) → LOA_* environment → flags.
+
+const MiB = 1024 * 1024;
+
+export const AgentSettings = z.strictObject({
+  /** Heartbeat period; telemetry is also sent at once when something a province operator watches changes. */
+  heartbeatSec: z.int().min(5).max(3600).default(60),
+  /** MQTT keepalive: long enough not to wake a 3G radio needlessly, short enough to notice a dead link. */
+  keepaliveSec: z.int().min(10).max(1200).default(120),
+  connectTimeoutMs: z.int().min(1000).max(120_000).default(30_000),
+  backoff: z.strictObject({ minMs: z.int().min(100).default(1000), maxMs: z.int().min(1000).default(300_000) }).prefault({}),
+  chunkSize: z.int().min(CHUNK_SIZE_MIN).max(CHUNK_SIZE_MAX).default(CHUNK_SIZE_MAX),
+  /** Chunk requests in flight per transfer. */
+  window: z.int().min(1).max(32).default(6),
+  /** A chunk request unanswered this long while connected is sent again. */
+  responseTimeoutMs: z.int().min(500).default(20_000),
+  /** Chunks between fsync + progress record of a download. */
+  syncEvery: z.int().min(1).max(64).default(4),
+  /** Wait before retrying an asset the province could not serve, or that arrived corrupt. */
+  retryMs: z.int().min(100).default(60_000),
+  diskBudgetBytes: z.int().min(1 * MiB).default(4096 * MiB),
+  /** Part of the budget kept for emergency clips. */
+  emergencyReserveBytes: z.int().min(0).default(128 * MiB),
+  /** Free space never used by assets, for the OS and logs. */
+  minFreeBytes: z.int().min(0).default(256 * MiB),
+  outboxMax: z.int().min(100).max(1_000_000).default(50_000),
+  logBatch: z.int().min(1).max(200).default(100),
+  logAckTimeoutMs: z.int().min(500).default(15_000),
+});
+export type AgentSettings = z.output<typeof AgentSettings>;
+
+export const DeviceConfig = z.strictObject({
+  ...DeviceBundle.shape,
+  data: z.string().min(1),
+  agent: AgentSettings.prefault({}),
+});
+export type DeviceConfig = z.output<typeof DeviceConfig>;
+
+export const DEVICE_ENV = {
+  LOA_DATA: { path: 'data', kind: 'string' },
+  LOA_DEVICE_HEARTBEAT_SEC: { path: 'agent.heartbeatSec', kind: 'int' },
+  LOA_DEVICE_KEEPALIVE_SEC: { path: 'agent.keepaliveSec', kind: 'int' },
+  LOA_DEVICE_DISK_BUDGET: { path: 'agent.diskBudgetBytes', kind: 'int' },
+  LOA_DEVICE_CHUNK_SIZE: { path: 'agent.chunkSize', kind: 'int' },
+  LOA_DEVICE_WINDOW: { path: 'agent.window', kind: 'int' },
+} as const;

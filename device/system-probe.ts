@@ -1,0 +1,26 @@
+import { existsSync, readFileSync, statfsSync } from 'node:fs';
+
+// Readings from the board and the OS. Each returns null where this machine
+// does not report it (a laptop has no thermal zone 0, a container no NTP state).
+
+export function cpuTemperatureC(path = '/sys/class/thermal/thermal_zone0/temp'): number | null {
+  try {
+    const milli = Number(readFileSync(path, 'utf8').trim());
+    return Number.isFinite(milli) ? Math.round(milli / 100) / 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+export function freeBytes(dir: string): number {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
+}
+
+/**
+ * Whether the system clock is synchronised by NTP: systemd-timesyncd creates
+ * this file when it has synchronised (Raspberry Pi OS, Debian).
+ */
+export function ntpSynchronised(flag = '/run/systemd/timesync/synchronized'): boolean {
+  return existsSync(flag);
+}

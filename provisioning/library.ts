@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { closeSync, createReadStream, mkdirSync, openSync, readSync, renameSync, rmSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fsyncDir, writeTempFile } from '../lib/fs-atomic.js';
+import { LoaError } from '../protocol/errors.js';
+import type { AssetRef } from '../protocol/payloads.js';
+import type { Registry } from './registry.js';
+
+// The province's audio library: files named by their sha256 under
+// <data>/library, with their metadata in the registry. What devices fetch is
+// addressed by content, so a file is never changed in place.
+
+const run = promisify(execFile);
+
+export interface LibraryAsset {
+  sha256: string;
+  size: number;
+  mime: AssetRef['mime'];
+  durationMs: number;
+  title: string;
+  addedAt: string;
+}
+
+const MIME_BY_FORMAT: Record<string, AssetRef['mime']> = { ogg: 'audio/ogg', wav: 'audio/wav', mp3: 'audio/mpeg' };
+
+/** Duration and container of an audio file, read by Debian's ffprobe. */
+export async function probeAudio(file: string): Promise<{ durationMs: number; mime: AssetRef['mime'] }> {
+  let out: string;
+  try {
+    out = (await run('ffprobe', ['-v', 'error', '-show_entries', 'format=format_name,duration', '-of', 'json', file], { timeout: 30_000 })).stdout;
+  } catch (e) {
+    throw new LoaError('LOA_E_AUDIO_INVALID', `ffprobe cannot read ${file}: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`, { cause: e });
+  }
+  const f = (JSON.parse(out) as { format?: { format_name?: string; duration?: string } }).format ?? {};
+  const mime = (f.format_name ?? '').split(',').map((n) => MIME_BY_FORMAT[n]).find(Boolean);
+  const seconds = Number(f.duration);
+  if (!mime) throw new LoaError('LOA_E_AUDIO_INVALID', `${file} is ${f.format_name ?? 'of unknown format'}; the library takes Ogg, WAV or MP3`);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new LoaError('LOA_E_AUDIO_INVALID', `${file} has no playable duration`);
+  return { durationMs: Math.round(seconds * 1000), mime };
+}
+
+export class AssetLibrary {
+  readonly dir: string;
+  readonly #reg: Registry;
+
+  constructor(registry: Registry) {
+    this.#reg = registry;
+    this.dir = join(registry.dir, 'library');
+  }
+
+  path(sha256: string): string {
+    return join(this.dir, sha256);
+  }
+
+  get(sha256: string): LibraryAsset | null {
+    const r = this.#reg.db.prepare('SELECT sha256, size, mime, duration_ms AS durationMs, title, added_at AS addedAt FROM library WHERE sha256 = ?').get(sha256) as LibraryAsset | undefined;
+    return r ?? null;
+  }
+
+  list(): LibraryAsset[] {
+    return this.#reg.db.prepare('SELECT sha256, size, mime, duration_ms AS durationMs, title, added_at AS addedAt FROM library ORDER BY added_at').all() as LibraryAsset[];
+  }
+
+  /** Adds bytes with known metadata; adding the same bytes again returns the existing entry. */
+  add(bytes: Buffer, meta: { title: string; mime: AssetRef['mime']; durationMs: number; actor: string }): LibraryAsset {
+    const title = meta.title.normalize('NFC').trim();
+    if (!title || title.length > 200) throw new LoaError('LOA_E_CONFIG_INVALID', 'an asset title must have 1–200 characters');
+    if (!bytes.length) throw new LoaError('LOA_E_AUDIO_INVALID', 'empty file');
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const existing = this.get(sha256);
+    if (existing) return existing;
+    mkdirSync(this.dir, { recursive: true });
+    const tmp = writeTempFile(this.path(sha256), bytes);
+    try {
+      renameSync(tmp, this.path(sha256));
+      fsyncDir(this.dir);
+      this.#reg.db.transaction(() => {
+        this.#reg.db.prepare('INSERT INTO library (sha256, size, mime, duration_ms, title, added_at, added_by) VALUES (?, ?, ?, ?, ?, ?, ?)').run(sha256, bytes.length, meta.mime, meta.durationMs, title, new Date().toISOString(), meta.actor);
+        this.#reg.audit(meta.actor, 'library.add', sha256, { title, size: bytes.length });
+      })();
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      if (!this.get(sha256)) rmSync(this.path(sha256), { force: true });
+      throw e;
+    }
+    return this.get(sha256)!;
+  }
+
+  /** Adds an audio file as it is (Ogg, WAV or MP3), probing its duration. */
+  async addFile(file: string, meta: { title: string; actor: string }): Promise<LibraryAsset> {
+    if (!existsSync(file)) throw new LoaError('LOA_E_AUDIO_INVALID', `${file} does not exist`);
+    const probe = await probeAudio(file);
+    const bytes = await new Promise<Buffer>((resolve, reject) => {
+      const parts: Buffer[] = [];
+      createReadStream(file).on('data', (d) => parts.push(d as Buffer)).on('error', reject).on('end', () => resolve(Buffer.concat(parts)));
+    });
+    return this.add(bytes, { ...meta, ...probe });
+  }
+
+  /** Reads `length` bytes at `offset`; used to answer chunk requests. */
+  read(sha256: string, offset: number, length: number): Buffer {
+    const fd = openSync(this.path(sha256), 'r');
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < length) {
+        const n = readSync(fd, buf, got, length - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return got === length ? buf : buf.subarray(0, got);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}

@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from '../lib/log.js';
+import { decodePayload, encodeChunkFrame, encodePayload, encodeSigned } from '../protocol/codec.js';
+import { LoaError, isLoaError, reasonOf } from '../protocol/errors.js';
+import { ChunkRequest, LogBatch, type ChunkHeader, type LogAck } from '../protocol/payloads.js';
+import { Signer } from '../protocol/signing.js';
+import { parseTopic, topics } from '../protocol/topics.js';
+import type { AssetLibrary } from './library.js';
+import type { Registry } from './registry.js';
+import type { Reports } from './reports.js';
+import { buildTarget, storedTargets } from './targets.js';
+
+// The province side of sync, run by the console (or alone with
+// `loa console --assets-only`): answers chunk requests from the library,
+// stores devices' log batches and acknowledges them by key, and publishes
+// each device's signed target state as a retained message whenever its
+// version changes.
+//
+// The console's MQTT session is clean: when the console is down, devices'
+// requests and log batches are not piled up in the broker for days; the
+// devices ask again (chunk timeouts, outbox retries) once it is back.
+
+export interface ProvinceServicesDeps {
+  registry: Registry;
+  library: AssetLibrary;
+  reports: Reports;
+  broker: { url: string; username: string; password: string; ca?: string | null };
+  log: Logger;
+  pollMs?: number;
+}
+
+export interface ServiceStats {
+  chunkRequests: number;
+  chunksServed: number;
+  chunkErrors: number;
+  logBatches: number;
+  logRecordsStored: number;
+  targetsPublished: number;
+}
+
+export class ProvinceServices {
+  readonly #d: ProvinceServicesDeps;
+  readonly #log: Logger;
+  readonly stats: ServiceStats = { chunkRequests: 0, chunksServed: 0, chunkErrors: 0, logBatches: 0, logRecordsStored: 0, targetsPublished: 0 };
+  #client: MqttClient | null = null;
+  #published = new Map<string, number>();
+  #poll: NodeJS.Timeout | null = null;
+  #seenChange = -1;
+  #signer: Signer | null = null;
+
+  constructor(deps: ProvinceServicesDeps) {
+    this.#d = deps;
+    this.#log = deps.log.child({ mod: 'province-services' });
+  }
+
+  async start(): Promise<void> {
+    this.#signer = new Signer(this.#d.registry.readPrivateKey('console'));
+    const b = this.#d.broker;
+    const c = mqtt.connect(b.url, {
+      protocolVersion: 4,
+      clientId: `${b.username}:services`,
+      username: b.username,
+      password: b.password,
+      clean: true,
+      reconnectPeriod: 1000,
+      ...(b.ca ? { ca: b.ca } : {}),
+    });
+    this.#client = c;
+    c.on('message', (topic, payload) => this.#onMessage(topic, payload));
+    c.on('error', (err) => this.#log.warn({ err: err.message }, 'broker link error'));
+    c.on('connect', () => {
+      this.#log.info({ broker: b.url }, 'connected to the broker');
+      c.subscribe(['loa/v1/d/+/chunk/req', 'loa/v1/d/+/log'], { qos: 1 }, (err) => {
+        if (err) this.#log.error({ err: err.message }, 'cannot subscribe to device requests');
+      });
+      // Retained targets survive in the broker, but publishing again after a reconnect costs little and heals a wiped broker.
+      this.#published.clear();
+      this.publishTargets();
+    });
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new LoaError('LOA_E_LINK_DOWN', `cannot reach the broker at ${b.url}`)), 15_000);
+      c.once('connect', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    this.#poll = setInterval(() => {
+      const v = this.#d.registry.changeCounter();
+      if (v !== this.#seenChange) {
+        this.#seenChange = v;
+        this.publishTargets();
+      }
+    }, this.#d.pollMs ?? 1000);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#poll) clearInterval(this.#poll);
+    const c = this.#client;
+    this.#client = null;
+    if (c) await c.endAsync();
+  }
+
+  /** Publishes every target whose version differs from what this process last published. */
+  publishTargets(): void {
+    const c = this.#client;
+    if (!c?.connected || !this.#signer) return;
+    for (const t of storedTargets(this.#d.registry)) {
+      if (this.#published.get(t.device) === t.version) continue;
+      try {
+        const target = buildTarget(this.#d.registry, this.#d.library, t, new Date().toISOString());
+        const payload = encodeSigned('target', this.#signer.sign('target', target));
+        this.#published.set(t.device, t.version);
+        c.publish(topics.target(t.device), payload, { qos: 1, retain: true }, (err) => {
+          if (err) {
+            this.#published.delete(t.device);
+            this.#log.warn({ device: t.device, err: err.message }, 'target not published');
+          } else {
+            this.stats.targetsPublished++;
+            this.#log.info({ device: t.device, version: t.version, assets: target.assets.length }, 'target published');
+          }
+        });
+      } catch (e) {
+        this.#published.set(t.device, t.version); // do not retry a broken spec every second; a new version will be tried
+        this.#log.error({ device: t.device, version: t.version, err: isLoaError(e) ? e.toJSON() : reasonOf(e) }, 'target cannot be built');
+      }
+    }
+  }
+
+  #onMessage(topic: string, payload: Buffer): void {
+    const t = parseTopic(topic);
+    if (!t || t.kind !== 'device') return;
+    try {
+      if (t.sub === 'chunk/req') this.#serveChunk(t.deviceId, payload);
+      else if (t.sub === 'log') this.#storeLog(t.deviceId, payload);
+    } catch (e) {
+      this.#log.warn({ device: t.deviceId, topic, err: isLoaError(e) ? e.toJSON() : reasonOf(e) }, 'device message rejected');
+    }
+  }
+
+  #serveChunk(device: string, payload: Buffer): void {
+    this.stats.chunkRequests++;
+    const req = decodePayload('chunk/req', ChunkRequest, payload);
+    const asset = this.#d.library.get(req.asset);
+    const offset = req.index * req.size;
+    let frame: Buffer;
+    if (!asset || offset >= asset.size) {
+      this.stats.chunkErrors++;
+      const error = !asset ? { code: 'LOA_E_ASSET_UNKNOWN', message: 'no such asset in the province library' } : { code: 'LOA_E_PAYLOAD_SCHEMA', message: `chunk ${req.index} lies past the end of the asset` };
+      frame = encodeChunkFrame({ asset: req.asset, index: req.index, error });
+      this.#log.warn({ device, asset: req.asset, index: req.index, reason: error.code }, 'chunk request refused');
+    } else {
+      const data = this.#d.library.read(asset.sha256, offset, Math.min(req.size, asset.size - offset));
+      const header: ChunkHeader = { asset: asset.sha256, index: req.index, size: req.size, total: asset.size, sha256: createHash('sha256').update(data).digest('hex') };
+      frame = encodeChunkFrame(header, data);
+      this.stats.chunksServed++;
+    }
+    this.#client?.publish(topics.chunkResponse(device), frame, { qos: 0 });
+  }
+
+  #storeLog(device: string, payload: Buffer): void {
+    const batch = decodePayload('log', LogBatch, payload);
+    if (this.#d.registry.principal(device)?.kind !== 'device') throw new LoaError('LOA_E_DEVICE_NOT_FOUND', `log batch from unknown device ${device}`);
+    const { keys, inserted } = this.#d.reports.storeBatch(device, batch, new Date().toISOString());
+    this.stats.logBatches++;
+    this.stats.logRecordsStored += inserted;
+    const ack: LogAck = { batch: batch.batch, stored: keys };
+    this.#client?.publish(topics.logAck(device), encodePayload('log/ack', ack), { qos: 1 });
+  }
+}
