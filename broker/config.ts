@@ -42,6 +42,8 @@ export const BrokerConfig = z.strictObject({
       /** Longest keepalive a client may ask for; 3G/4G agents use a few minutes. */
       keepaliveLimitSec: z.int().min(10).max(65_535).default(1200),
       maxConnections: z.int().min(1).default(20_000),
+      /** QoS 1 messages kept per persistent session (offline, or online and not acknowledging); newer ones are dropped. */
+      sessionQueueMax: z.int().min(10).default(10_000),
       connectRate: z
         .strictObject({
           globalPerSec: z.number().positive().default(300),

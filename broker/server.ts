@@ -16,6 +16,7 @@ import { Authenticator } from './auth.js';
 import { guardConnection, type GuardViolation, type RawConnection } from './guard.js';
 import { ConnectionRateLimiter } from './rate-limit.js';
 import { openLevelStore, openRedisStore, type BrokerStore } from './persistence.js';
+import { limitOfflineQueues, type QueueLimitStats } from './queue-limit.js';
 import type { BrokerConfig } from './config.js';
 
 // The province broker: aedes with Loa's authentication, topic ACL, limits and
@@ -81,6 +82,7 @@ export class ProvinceBroker {
   #limiter: ConnectionRateLimiter;
   #refusals: ThrottledLog;
   #addresses: ListenAddresses | null = null;
+  queueStats: QueueLimitStats = { dropped: 0, sessions: 0 };
 
   constructor(deps: BrokerDeps) {
     this.#deps = deps;
@@ -117,6 +119,7 @@ export class ProvinceBroker {
       this.#log.warn('*** --allow-anonymous: ANY client may connect WITHOUT credentials and publish ANYTHING, emergencies included. Local development only; never run a province like this. ***');
     }
     this.#store = cfg.redis ? await openRedisStore(cfg.redis) : await openLevelStore(cfg.data);
+    this.queueStats = limitOfflineQueues(this.#store.persistence, lim.sessionQueueMax, this.#log);
     try {
       const opts: AedesOptions = {
         id: cfg.id ?? `${hostname()}:${process.pid}`,

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../lib/log.js';
+import { endClient } from '../lib/mqtt-end.js';
 import { LoaError } from '../protocol/errors.js';
 
 // The agent's MQTT link (mqtt.js): a persistent session (clean=false, client
@@ -163,6 +164,6 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     if (final && c.connected) {
       await Promise.race([new Promise<void>((r) => c.publish(final.topic, final.payload, { qos: 1, retain: true }, () => r())), new Promise((r) => setTimeout(r, 2000))]);
     }
-    await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
+    await endClient(c);
   }
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../lib/log.js';
+import { endClient } from '../lib/mqtt-end.js';
 import { decodePayload, encodeChunkFrame, encodePayload, encodeSigned } from '../protocol/codec.js';
 import { LoaError, isLoaError, reasonOf } from '../protocol/errors.js';
 import { ChunkRequest, LogBatch, type ChunkHeader, type LogAck } from '../protocol/payloads.js';
@@ -17,9 +18,9 @@ import { buildTarget, storedTargets } from './targets.js';
 // each device's signed target state as a retained message whenever its
 // version changes.
 //
-// The console's MQTT session is clean: when the console is down, devices'
-// requests and log batches are not piled up in the broker for days; the
-// devices ask again (chunk timeouts, outbox retries) once it is back.
+// The console holds a persistent session, so requests and log batches sent
+// while it restarts wait for it in the broker; the broker caps that queue
+// (limits.sessionQueueMax) and devices ask again for whatever is dropped.
 
 export interface ProvinceServicesDeps {
   registry: Registry;
@@ -62,16 +63,18 @@ export class ProvinceServices {
       clientId: `${b.username}:services`,
       username: b.username,
       password: b.password,
-      clean: true,
-      reconnectPeriod: 1000,
+      clean: false,
+      resubscribe: false,
+      reconnectPeriod: 500,
       ...(b.ca ? { ca: b.ca } : {}),
     });
     this.#client = c;
     c.on('message', (topic, payload) => this.#onMessage(topic, payload));
     c.on('error', (err) => this.#log.warn({ err: err.message }, 'broker link error'));
-    c.on('connect', () => {
-      this.#log.info({ broker: b.url }, 'connected to the broker');
-      c.subscribe(['loa/v1/d/+/chunk/req', 'loa/v1/d/+/log'], { qos: 1 }, (err) => {
+    c.on('connect', (connack) => {
+      this.#log.info({ broker: b.url, sessionPresent: connack.sessionPresent }, 'connected to the broker');
+      if (!connack.sessionPresent)
+        c.subscribe(['loa/v1/d/+/chunk/req', 'loa/v1/d/+/log'], { qos: 1 }, (err) => {
         if (err) this.#log.error({ err: err.message }, 'cannot subscribe to device requests');
       });
       // Retained targets survive in the broker, but publishing again after a reconnect costs little and heals a wiped broker.
@@ -98,7 +101,7 @@ export class ProvinceServices {
     if (this.#poll) clearInterval(this.#poll);
     const c = this.#client;
     this.#client = null;
-    if (c) await c.endAsync();
+    if (c) await endClient(c);
   }
 
   /** Publishes every target whose version differs from what this process last published. */

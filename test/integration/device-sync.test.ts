@@ -4,18 +4,28 @@ import { once } from 'node:events';
 import { syncFixture, fileSha, type SyncFixture } from '../helpers/sync-fixture.js';
 import { connect, endAll, subscribe } from '../helpers/mqtt.js';
 import { cleanupTempDirs, waitFor } from '../helpers/tmp.js';
-import { startProxy } from '../helpers/proxy.js';
+import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { topics } from '../../protocol/topics.js';
 import { Signer, generateSigningKeyPair } from '../../protocol/signing.js';
 import { DeviceState } from '../../protocol/payloads.js';
 import type { Agent } from '../../device/agent.js';
 
 let f: SyncFixture;
+const proxies: Proxy[] = [];
+const proxy = async () => {
+  const p = await startProxy(f.broker.port);
+  proxies.push(p);
+  return p;
+};
 
 test.before(async () => {
   f = await syncFixture();
 });
 test.after(async () => {
+  for (const p of proxies) {
+    p.cut();
+    await p.close();
+  }
   await f.stop();
   cleanupTempDirs();
 });
@@ -45,6 +55,88 @@ test('a device syncs a target with three assets and reports the applied version;
   assert.is(agent.store.assets().length, 2);
   await agent.stop();
   await endAll(watcher);
+});
+
+test('a link cut mid-transfer resumes; requests stay within chunk count + window', async () => {
+  const asset = f.addAsset(1_500_000);
+  const px = await proxy();
+  px.throttle(400_000);
+  const v = f.setTarget('t3b', { assets: [asset.sha256] });
+  const agent = f.agent('t3b', { url: px.url });
+  await agent.start();
+  await waitFor(() => (agent.sync.current?.bytesDone ?? 0) > 400_000, { timeoutMs: 15_000, what: 'transfer under way' });
+  px.cut();
+  await waitFor(() => px.connections >= 2, { timeoutMs: 10_000, what: 'reconnect' });
+  px.throttle(0);
+  await applied(agent, v);
+  assert.is(fileSha(agent.files.path(asset.sha256)), asset.sha256);
+  const chunks = Math.ceil(asset.size / 65536);
+  const window = agent.config.agent.window;
+  assert.ok(agent.sync.requestsSent <= chunks + window, `${agent.sync.requestsSent} requests for ${chunks} chunks, window ${window}`);
+  assert.ok(agent.sync.requestsSent >= chunks);
+  await agent.stop();
+});
+
+test('a broker restart mid-transfer: the transfer resumes and completes', async () => {
+  const asset = f.addAsset(1_200_000);
+  const px = await proxy();
+  px.throttle(300_000);
+  const v = f.setTarget('t4a', { assets: [asset.sha256] });
+  const agent = f.agent('t4a', { url: px.url });
+  await agent.start();
+  await waitFor(() => (agent.sync.current?.bytesDone ?? 0) > 300_000, { timeoutMs: 15_000, what: 'transfer under way' });
+  await f.restartBroker();
+  px.throttle(0);
+  await applied(agent, v);
+  assert.is(fileSha(agent.files.path(asset.sha256)), asset.sha256);
+  const chunks = Math.ceil(asset.size / 65536);
+  assert.ok(agent.sync.requestsSent <= chunks + agent.config.agent.window, `${agent.sync.requestsSent} requests for ${chunks} chunks`);
+  await agent.stop();
+});
+
+test('a chunk damaged on the way is detected and fetched again', async () => {
+  const asset = f.addAsset(400_000);
+  const px = await proxy();
+  px.corruptAfter('chunk/res', 30_000);
+  const v = f.setTarget('l1a', { assets: [asset.sha256] });
+  const agent = f.agent('l1a', { url: px.url });
+  await agent.start();
+  await applied(agent, v);
+  assert.is(agent.sync.corruptChunks, 1);
+  assert.is(fileSha(agent.files.path(asset.sha256)), asset.sha256);
+  await agent.stop();
+});
+
+test('a target with a bad signature, a bad schema or another addressee is rejected; the old one stays', async () => {
+  const asset = f.addAsset(10_000);
+  const v = f.setTarget('t3b', { assets: [asset.sha256] });
+  const agent = f.agent('t3b');
+  await agent.start();
+  await applied(agent, v);
+  const cons = await connect(f.broker.url, { clientId: 'console:forger', username: 'console', password: f.p.accounts.console!.secret });
+  const good = { device: 't3b', zone: 'qn/dak-ha/thon-3', version: v + 5, issuedAt: new Date().toISOString(), assets: [], programmes: [], rules: [] };
+  const forger = new Signer(generateSigningKeyPair().privateKey);
+  const real = new Signer(f.p.registry.readPrivateKey('console'));
+  const cases: [string, unknown, RegExp][] = [
+    ['forged', forger.sign('target', good), /not trusted|does not verify/],
+    ['tampered', { ...real.sign('target', good), payload: { ...good, version: v + 6 } }, /does not verify/],
+    ['bad schema', real.sign('target', { ...good, version: 0 }), /LOA_E_PAYLOAD_SCHEMA|version/],
+    ['not JSON', null, /not valid JSON/],
+    ['other device', real.sign('target', { ...good, device: 't3a' }), /addressed to t3a/],
+  ];
+  for (const [what, body, reason] of cases) {
+    const rejected = once(agent, 'rejected');
+    await cons.publishAsync(topics.target('t3b'), body === null ? '{oops' : JSON.stringify(body), { qos: 1, retain: true });
+    const [err] = (await rejected) as [Error & { code: string }];
+    assert.is(err.code, 'LOA_E_TARGET_REJECTED', what);
+    assert.match(err.message, reason, what);
+    assert.is(agent.store.target()!.version, v, `${what}: stored target unchanged`);
+    assert.is(agent.target!.version, v);
+    assert.is(agent.deviceState().lastError?.code, 'LOA_E_TARGET_REJECTED');
+  }
+  assert.ok(agent.files.exists(asset.sha256), 'assets of the old target kept');
+  await endAll(cons);
+  await agent.stop();
 });
 
 test.run();
