@@ -1,11 +1,13 @@
 import { command, int, str, type Invocation } from '../lib/cli.js';
 import { buildConfig, envLayer, readConfigFile, type Layer } from '../lib/config.js';
 import { BrokerConfig, BROKER_ENV } from '../broker/config.js';
-import { DATA_OPTION, dataDir, openRegistry, untilSignal } from './common.js';
+import { DATA_OPTION, untilSignal } from './common.js';
+import { defaultDataDir } from '../lib/paths.js';
 
 export function brokerConfigFrom(inv: Invocation): BrokerConfig {
   const v = inv.values;
-  const flags: Layer = { data: dataDir(inv) };
+  const flags: Layer = {};
+  if (typeof v.data === 'string') flags.data = v.data;
   if (v.host !== undefined) flags.host = v.host;
   if (v.port !== undefined) flags.port = int('port', v.port, { min: 0, max: 65535 });
   if (v['tls-cert'] !== undefined || v['tls-key'] !== undefined || v['tls-port'] !== undefined) {
@@ -26,7 +28,7 @@ export function brokerConfigFrom(inv: Invocation): BrokerConfig {
   if (v['allow-anonymous']) flags.allowAnonymous = true;
   if (v['max-packet'] !== undefined) flags.limits = { maxPacketBytes: int('max-packet', v['max-packet'], { min: 1024, max: 256 * 1024 * 1024 }) };
   const file = str(v.config);
-  return buildConfig(BrokerConfig, [file ? readConfigFile(file) : {}, envLayer(inv.io.env, BROKER_ENV), flags], 'broker');
+  return buildConfig(BrokerConfig, [{ data: defaultDataDir(inv.io.env) }, file ? readConfigFile(file) : {}, envLayer(inv.io.env, BROKER_ENV), flags], 'broker');
 }
 
 export const broker = command({
@@ -52,7 +54,8 @@ export const broker = command({
     // Loaded here, not at the top: `loa provision …` on a technician's laptop should not pay for aedes.
     const [{ ProvinceBroker }, { createLogger }] = await Promise.all([import('../broker/server.js'), import('../lib/log.js')]);
     const log = createLogger({ name: 'loa-broker' });
-    const registry = openRegistry(inv);
+    const { Registry } = await import('../provisioning/registry.js');
+    const registry = Registry.open(config.data);
     const b = new ProvinceBroker({ config, registry, log });
     try {
       await b.start();

@@ -1,19 +1,21 @@
 import { command, int, str, UsageError, type Invocation } from '../lib/cli.js';
 import { buildConfig, envLayer, readConfigFile, type Layer } from '../lib/config.js';
 import { DeviceConfig, DEVICE_ENV } from '../device/config.js';
-import { dataDir, DATA_OPTION, untilSignal } from './common.js';
+import { DATA_OPTION, untilSignal } from './common.js';
+import { defaultDataDir } from '../lib/paths.js';
 
 export function deviceConfigFrom(inv: Invocation): DeviceConfig {
   const file = str(inv.values.config);
   if (!file) throw new UsageError('--config FILE is required: the bundle written by "loa provision device add"');
   const v = inv.values;
   const flags: Layer = {};
-  if (v.data !== undefined || !inv.io.env.LOA_DATA) flags.data = dataDir(inv);
+  if (typeof v.data === 'string') flags.data = v.data;
   const agent: Layer = {};
   if (v.heartbeat !== undefined) agent.heartbeatSec = int('heartbeat', v.heartbeat, { min: 5, max: 3600 });
   if (Object.keys(agent).length) flags.agent = agent;
   if (v.broker !== undefined) flags.broker = { urls: v.broker as string[] };
-  return buildConfig(DeviceConfig, [readConfigFile(file), envLayer(inv.io.env, DEVICE_ENV), flags], 'device');
+  // The default data directory is the lowest layer: the file, LOA_DATA and --data all override it.
+  return buildConfig(DeviceConfig, [{ data: defaultDataDir(inv.io.env) }, readConfigFile(file), envLayer(inv.io.env, DEVICE_ENV), flags], 'device');
 }
 
 export const device = command({

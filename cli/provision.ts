@@ -6,6 +6,7 @@ import { LoaError } from '../protocol/errors.js';
 import { BUNDLE_FORMAT, DeviceBundle } from '../protocol/bundle.js';
 import { ACCOUNT_ROLES, Registry, type DeviceRow } from '../provisioning/registry.js';
 import { actor, DATA_OPTION, dataDir, JSON_OPTION, openRegistry } from './common.js';
+import { mosquittoAcl } from '../provisioning/mosquitto.js';
 
 // `loa provision …`: the technician's commands against the province registry.
 // Each validates its input first, changes the registry in one transaction and
@@ -248,9 +249,25 @@ const userList = command({
   },
 });
 
+const mosquittoAclCmd = command({
+  summary: 'print the topic ACL as a Mosquitto acl_file, for provinces that run Mosquitto',
+  options: { ...DATA_OPTION },
+  help: 'Mosquitto cannot enforce everything `loa broker` does (client id = device id, retain rules, payload limits, zone scopes\nof accounts); see docs/operations.md.',
+  run: (inv) => {
+    const reg = openRegistry(inv);
+    try {
+      inv.io.out(mosquittoAcl(reg));
+      return 0;
+    } finally {
+      reg.close();
+    }
+  },
+});
+
 export const provision = group('technician provisioning: registry, zones, devices, accounts', {
   init,
   zone: group('zones of the province', { add: zoneAdd, list: zoneList }),
   device: group('village clusters', { add: deviceAdd, list: deviceList, revoke: deviceRevoke, rotate: deviceRotate }),
   user: group('accounts of services and people', { add: userAdd, list: userList }),
+  'mosquitto-acl': mosquittoAclCmd,
 });
