@@ -7,7 +7,7 @@ import { cleanupTempDirs, waitFor } from '../helpers/tmp.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { topics } from '../../protocol/topics.js';
 import { Signer, generateSigningKeyPair } from '../../protocol/signing.js';
-import { DeviceState } from '../../protocol/payloads.js';
+import { DeviceState, Telemetry } from '../../protocol/payloads.js';
 import type { Agent } from '../../device/agent.js';
 
 let f: SyncFixture;
@@ -136,6 +136,33 @@ test('a target with a bad signature, a bad schema or another addressee is reject
   }
   assert.ok(agent.files.exists(asset.sha256), 'assets of the old target kept');
   await endAll(cons);
+  await agent.stop();
+});
+
+test('telemetry: a heartbeat on connect and on change; a full disk budget is reported, not silent', async () => {
+  const small = f.addAsset(200_000);
+  const large = f.addAsset(2_000_000);
+  const v = f.setTarget('t4a', { assets: [small.sha256, large.sha256] });
+  const watcher = await connect(f.broker.url, { clientId: 'console:tele', username: 'console', password: f.p.accounts.console!.secret });
+  const seen: Telemetry[] = [];
+  watcher.on('message', (t, m) => t === topics.telemetry('t4a') && seen.push(Telemetry.parse(JSON.parse(m.toString()))));
+  await subscribe(watcher, [topics.telemetry('t4a'), topics.state('t4a')]);
+  const agent = f.agent('t4a', { agent: { diskBudgetBytes: 1024 * 1024 + 100_000, emergencyReserveBytes: 0 } });
+  await agent.start();
+  await waitFor(() => agent.store.asset(small.sha256), { what: 'the asset that fits' });
+  const full = await waitFor(() => seen.find((t) => t.disk.full), { what: 'telemetry with disk.full' });
+  assert.is(full.agent, agent.telemetry().agent);
+  assert.ok(full.disk.freeBytes > 0 && full.disk.budgetBytes === 1024 * 1024 + 100_000);
+  assert.ok(full.uptimeSec >= 0);
+  assert.equal(full.clock.source === 'ntp' || full.clock.source === 'none', true);
+  assert.is(agent.deviceState().lastError?.code, 'LOA_E_DISK_BUDGET');
+  assert.is(agent.store.target()!.appliedAt, null, 'not applied while an asset is missing');
+  // The province drops the large asset: the target applies and telemetry says so at once.
+  const v2 = f.setTarget('t4a', { assets: [small.sha256] });
+  assert.ok(v2 > v);
+  const t = await waitFor(() => seen.find((x) => x.appliedVersion === v2 && !x.disk.full), { what: 'telemetry after apply' });
+  assert.is(t.disk.usedBytes, small.size);
+  await endAll(watcher);
   await agent.stop();
 });
 
