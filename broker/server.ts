@@ -17,6 +17,7 @@ import { guardConnection, type GuardViolation, type RawConnection } from './guar
 import { ConnectionRateLimiter } from './rate-limit.js';
 import { openLevelStore, openRedisStore, type BrokerStore } from './persistence.js';
 import { limitOfflineQueues, type QueueLimitStats } from './queue-limit.js';
+import { keepPublishOrder } from './publish-order.js';
 import type { BrokerConfig } from './config.js';
 
 // The province broker: aedes with Loa's authentication, topic ACL, limits and
@@ -137,6 +138,7 @@ export class ProvinceBroker {
       };
       if (this.#store.mq) opts.mq = this.#store.mq;
       this.#aedes = await Aedes.createBroker(opts);
+      keepPublishOrder(this.#aedes as unknown as Parameters<typeof keepPublishOrder>[0]);
       this.#wireEvents(this.#aedes);
       const tcp = await this.#listenTcp();
       const tls = cfg.tls ? await this.#listenTls(cfg.tls) : null;
