@@ -96,6 +96,18 @@ export function guardConnection(raw: RawConnection, maxPacketBytes: number, onVi
       if (raw.write(chunk)) cb();
       else raw.once('drain', () => cb());
     },
+    // mqtt-packet corks the stream around each packet (header, topic, payload):
+    // hand the pieces to the socket together so they leave in one syscall.
+    writev(chunks: { chunk: Buffer }[], cb) {
+      if (raw.destroyed) return cb(new Error('connection closed'));
+      const s = raw as RawConnection & { cork?: () => void; uncork?: () => void };
+      s.cork?.();
+      let ok = true;
+      for (const c of chunks) ok = raw.write(c.chunk);
+      s.uncork?.();
+      if (ok) cb();
+      else raw.once('drain', () => cb());
+    },
     final(cb) {
       raw.end();
       cb();

@@ -1,13 +1,14 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync, createReadStream } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, fsync, ftruncateSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync, createReadStream } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
 import { fsyncDir } from '../lib/fs-atomic.js';
 
 // Asset files on the device, content-addressed:
 //   <data>/assets/<sha256>            complete, verified files
 //   <data>/assets/partial/<sha256>    downloads in progress
-// A partial file becomes an asset only through `commit`: verify sha256 and
-// size, fsync, rename, fsync the directory. The index row is written after
+// A partial file becomes an asset only through `commitVerified`, after the
+// transfer has checked the sha256 of every byte it wrote and fsynced them:
+// rename, then fsync the directory. The index row is written after
 // that (device/store.ts INVARIANT), so a crash at any point leaves either no
 // row, or a row and a complete file.
 
@@ -59,28 +60,34 @@ export class AssetFiles {
     while (off < data.length) off += writeSync(fd, data, off, data.length - off, position + off);
   }
 
-  sync(fd: number): void {
-    fsyncSync(fd);
+  /** fsync on libuv's thread pool, so one agent's disk does not stall the event loop. */
+  syncAsync(fd: number): Promise<void> {
+    return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
   }
 
   close(fd: number): void {
     closeSync(fd);
   }
 
-  /** Verifies the partial file and moves it into place. Returns the sha256 found when it is not the expected one. */
-  async commit(sha256: string, size: number): Promise<{ ok: true } | { ok: false; found: string; size: number }> {
-    const part = this.partPath(sha256);
-    const got = await hashFile(part);
-    if (got.sha256 !== sha256 || got.size !== size) return { ok: false, found: got.sha256, size: got.size };
-    const fd = openSync(part, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+  /** Feeds the first `bytes` of an open partial file to a hash (resuming a download after a restart). */
+  hashPrefix(fd: number, bytes: number, hash: Hash): void {
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    let pos = 0;
+    while (pos < bytes) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, bytes - pos), pos);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+      pos += n;
     }
-    renameSync(part, this.path(sha256));
+  }
+
+  /**
+   * Moves a partial file whose bytes were verified as they were written (and
+   * fsynced) into place, and makes the rename durable.
+   */
+  commitVerified(sha256: string): void {
+    renameSync(this.partPath(sha256), this.path(sha256));
     fsyncDir(this.dir);
-    return { ok: true };
   }
 
   removePartial(sha256: string): void {

@@ -20,8 +20,10 @@ export const AgentSettings = z.strictObject({
   window: z.int().min(1).max(32).default(6),
   /** A chunk request unanswered this long while connected is sent again. */
   responseTimeoutMs: z.int().min(500).default(20_000),
-  /** Chunks between fsync + progress record of a download. */
-  syncEvery: z.int().min(1).max(64).default(4),
+  /** Chunks between fsync + progress record of a download (16 × 64 KiB = 1 MiB lost at most on a crash). */
+  syncEvery: z.int().min(1).max(256).default(16),
+  /** After the link comes back, wait this long before asking again for chunks lost with it, so the province's services can reconnect too. */
+  resumeDelayMs: z.int().min(0).max(60_000).default(2000),
   /** Wait before retrying an asset the province could not serve, or that arrived corrupt. */
   retryMs: z.int().min(100).default(60_000),
   diskBudgetBytes: z.int().min(1 * MiB).default(4096 * MiB),

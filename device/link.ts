@@ -46,6 +46,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   #pingAt = 0;
   #rttMs: number | null = null;
   #since = Date.now();
+  #subscribed = false;
 
   constructor(opts: LinkOptions) {
     super();
@@ -99,7 +100,13 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       c.options.reconnectPeriod = backoffDelay(0, o.backoff.minMs, o.backoff.maxMs, random);
       this.#since = Date.now();
       this.#log.info({ sessionPresent: connack.sessionPresent, broker: `${c.options.host}:${c.options.port}` }, 'link up');
-      if (!connack.sessionPresent) void this.#subscribeAll(c);
+      // Subscribe when the broker has no session, and once per process start in any case:
+      // retained messages (the target state) come only with a SUBSCRIBE, and a device whose
+      // store was wiped but whose session survived would otherwise never see its target again.
+      if (!connack.sessionPresent || !this.#subscribed) {
+        this.#subscribed = true;
+        void this.#subscribeAll(c);
+      }
       this.emit('up', connack.sessionPresent);
     });
     c.on('reconnect', () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type Database from 'better-sqlite3';
 import { openDatabase, type Db } from '../lib/sqlite.js';
 import type { AssetRef, LogKind, LogRecord } from '../protocol/payloads.js';
 
@@ -84,8 +85,19 @@ export class DeviceStore {
   /** Random per store file: a re-imaged SD card starts a new key space instead of reusing old keys. */
   readonly installId: string;
 
+  /**
+   * Download progress goes through a second connection with synchronous=NORMAL:
+   * a progress row lost in a power cut only means re-fetching a few chunks,
+   * and the partial file is fsynced before its row is written, so a row never
+   * claims bytes that are not on disk. Everything else commits with FULL.
+   */
+  readonly #progress: Db;
+  readonly #saveProgress: Database.Statement;
+
   constructor(file: string, opts: { outboxMax: number }) {
     this.db = openDatabase(file, { synchronous: 'FULL', migrations: MIGRATIONS, what: 'device store' });
+    this.#progress = openDatabase(file, { synchronous: 'NORMAL', migrations: MIGRATIONS, what: 'device store' });
+    this.#saveProgress = this.#progress.prepare('INSERT INTO partials (sha256, size, chunk_size, verified_bytes) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET size = excluded.size, chunk_size = excluded.chunk_size, verified_bytes = excluded.verified_bytes');
     this.#outboxMax = opts.outboxMax;
     const last = this.db.prepare("SELECT value FROM settings WHERE key = 'record_seq'").get() as { value: string } | undefined;
     this.#seq = { n: last ? Number(last.value) : 0 };
@@ -98,6 +110,7 @@ export class DeviceStore {
   }
 
   close(): void {
+    this.#progress.close();
     this.db.close();
   }
 
@@ -159,7 +172,7 @@ export class DeviceStore {
   }
 
   savePartial(p: PartialRow): void {
-    this.db.prepare('INSERT INTO partials (sha256, size, chunk_size, verified_bytes) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET size = excluded.size, chunk_size = excluded.chunk_size, verified_bytes = excluded.verified_bytes').run(p.sha256, p.size, p.chunkSize, p.verifiedBytes);
+    this.#saveProgress.run(p.sha256, p.size, p.chunkSize, p.verifiedBytes);
   }
 
   removePartial(sha256: string): void {

@@ -196,6 +196,7 @@ export class SyncRunner extends EventEmitter<SyncRunnerEvents> {
       chunkSize: s.chunkSize,
       window: s.window,
       responseTimeoutMs: s.responseTimeoutMs,
+      resumeDelayMs: s.resumeDelayMs,
       syncEvery: s.syncEvery,
       request: (req) => {
         this.requestsSent++;
@@ -208,6 +209,7 @@ export class SyncRunner extends EventEmitter<SyncRunnerEvents> {
     this.#d.log.info({ asset: asset.sha256, size: asset.size }, 'fetching asset');
     t.start(this.#d.linkUp());
     const r = await t.done;
+    await t.closed;
     this.corruptChunks += t.stats.corrupt;
     this.#transfer = null;
     if (r.ok) this.#d.log.info({ asset: asset.sha256, requested: t.stats.requested, chunks: t.chunkCount, resumedFromBytes: t.stats.resumedFromBytes, corrupt: t.stats.corrupt }, 'asset stored');

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { Logger } from '../lib/log.js';
 import { LoaError } from '../protocol/errors.js';
 import type { AssetRef, ChunkHeader, ChunkRequest } from '../protocol/payloads.js';
@@ -22,6 +22,8 @@ export interface TransferDeps {
   chunkSize: number;
   window: number;
   responseTimeoutMs: number;
+  /** After the link comes back, wait this long before asking again for chunks lost with it. */
+  resumeDelayMs: number;
   /** Chunks between fsync + progress record; a crash loses at most this many. */
   syncEvery: number;
   /** Publishes a request at QoS 1; resolves when the broker has acknowledged it. */
@@ -56,6 +58,12 @@ export class AssetTransfer {
   #outstanding = new Map<number, number>(); // index → when requested
   #acked = new Set<number>(); // outstanding requests the broker has acknowledged
   #pending = new Map<number, Buffer>();
+  /** sha256 of the bytes written so far, in order: the whole file is verified without reading it back. */
+  #hash: Hash = createHash('sha256');
+  #syncChain: Promise<void> = Promise.resolve();
+  #closed!: () => void;
+  /** Resolves when the partial file is closed and its last checkpoint recorded; a new transfer of the same asset waits for it. */
+  readonly closed = new Promise<void>((r) => (this.#closed = r));
 
   constructor(asset: AssetRef, deps: TransferDeps) {
     this.asset = asset;
@@ -79,6 +87,7 @@ export class AssetTransfer {
     const keep = prior && prior.chunkSize === chunkSize && prior.size === this.asset.size ? prior.verifiedBytes - (prior.verifiedBytes % chunkSize) : 0;
     const { fd, bytes } = files.openPartial(this.asset.sha256, keep);
     this.#fd = fd;
+    if (bytes > 0) files.hashPrefix(fd, bytes, this.#hash);
     this.#writeIndex = this.#durableIndex = this.#nextToRequest = Math.floor(bytes / chunkSize);
     this.stats.resumedFromBytes = this.#writeIndex * chunkSize;
     if (!prior || keep !== bytes || prior.verifiedBytes !== keep) store.savePartial({ sha256: this.asset.sha256, size: this.asset.size, chunkSize, verifiedBytes: bytes });
@@ -91,10 +100,16 @@ export class AssetTransfer {
   onLinkUp(): void {
     this.#linkUp = true;
     if (this.#state !== 'running') return;
+    const { responseTimeoutMs, resumeDelayMs } = this.#deps;
     const now = this.#deps.now();
     for (const i of [...this.#outstanding.keys()]) {
-      if (this.#acked.has(i)) this.#send(i);
-      else this.#outstanding.set(i, now); // the client resends it; give that a full timeout
+      // Requests the broker had acknowledged were answered into the void: ask again once the
+      // province's services have had time to reconnect too (tick() does it). Those it had not
+      // acknowledged, the MQTT client resends itself: give them a full timeout.
+      if (this.#acked.has(i)) {
+        if (resumeDelayMs === 0) this.#send(i);
+        else this.#outstanding.set(i, now + resumeDelayMs - responseTimeoutMs);
+      } else this.#outstanding.set(i, now);
     }
     this.#fill();
   }
@@ -182,32 +197,48 @@ export class AssetTransfer {
       const data = this.#pending.get(this.#writeIndex)!;
       this.#pending.delete(this.#writeIndex);
       files.write(this.#fd!, data, this.#writeIndex * chunkSize);
+      this.#hash.update(data);
       this.#writeIndex++;
     }
     if (this.#writeIndex - this.#durableIndex >= syncEvery) this.#checkpoint();
   }
 
-  #checkpoint(): void {
+  /**
+   * Makes the written prefix durable without blocking the event loop: fsync
+   * on the thread pool, then the progress row. Checkpoints run one after the
+   * other; the row never claims bytes that are not on disk.
+   */
+  #checkpoint(): Promise<void> {
     const { files, store, chunkSize } = this.#deps;
-    files.sync(this.#fd!);
-    this.#durableIndex = this.#writeIndex;
-    store.savePartial({ sha256: this.asset.sha256, size: this.asset.size, chunkSize, verifiedBytes: this.bytesDone });
+    const fd = this.#fd!;
+    const upTo = this.#writeIndex;
+    this.#durableIndex = upTo;
+    this.#syncChain = this.#syncChain.then(async () => {
+      await files.syncAsync(fd);
+      store.savePartial({ sha256: this.asset.sha256, size: this.asset.size, chunkSize, verifiedBytes: Math.min(this.asset.size, upTo * chunkSize) });
+    });
+    return this.#syncChain;
   }
 
   async #finish(): Promise<void> {
     this.#state = 'committing';
-    this.#checkpoint();
+    try {
+      await this.#checkpoint();
+    } catch (e) {
+      return this.#fail(new LoaError('LOA_E_DATA_DIR', `cannot write asset ${this.asset.sha256}: ${(e as Error).message}`, { cause: e }));
+    }
+    if (this.#state !== 'committing') return; // aborted meanwhile
     this.#closeFd(false);
     const { files, store } = this.#deps;
-    const r = await files.commit(this.asset.sha256, this.asset.size);
-    if (this.#state !== 'committing') return; // aborted meanwhile
-    if (!r.ok) {
+    const found = this.#hash.digest('hex');
+    if (found !== this.asset.sha256) {
       // Every chunk matched its own hash, yet the whole does not: the province's copy is wrong.
       files.removePartial(this.asset.sha256);
       store.removePartial(this.asset.sha256);
-      this.#fail(new LoaError('LOA_E_ASSET_CORRUPT', `asset ${this.asset.sha256} arrived as ${r.size} bytes with sha256 ${r.found}; discarded`, { context: { asset: this.asset.sha256, found: r.found } }));
+      this.#fail(new LoaError('LOA_E_ASSET_CORRUPT', `asset ${this.asset.sha256} arrived with sha256 ${found}; discarded`, { context: { asset: this.asset.sha256, found } }));
       return;
     }
+    files.commitVerified(this.asset.sha256);
     store.tx(() => store.addAsset(this.asset, new Date(this.#deps.now()).toISOString()));
     this.#state = 'finished';
     this.#resolve({ ok: true });
@@ -219,10 +250,21 @@ export class AssetTransfer {
     this.#resolve({ ok: false, error });
   }
 
+  /** Closes the partial file once pending checkpoints are done, after a last one if asked. */
   #closeFd(checkpoint: boolean): void {
-    if (this.#fd === null) return;
-    if (checkpoint && this.#writeIndex > this.#durableIndex) this.#checkpoint();
-    this.#deps.files.close(this.#fd);
+    const fd = this.#fd;
+    if (fd === null) return;
     this.#fd = null;
+    if (checkpoint && this.#writeIndex > this.#durableIndex) {
+      this.#fd = fd;
+      void this.#checkpoint().catch(() => {});
+      this.#fd = null;
+    }
+    void this.#syncChain
+      .catch(() => {})
+      .finally(() => {
+        this.#deps.files.close(fd);
+        this.#closed();
+      });
   }
 }

@@ -40,6 +40,30 @@ export interface ServiceStats {
   targetsPublished: number;
 }
 
+/** A byte-bounded LRU of chunk frames (Map iteration order is insertion order). */
+export class FrameCache {
+  #map = new Map<string, Buffer>();
+  #bytes = 0;
+  constructor(readonly maxBytes: number) {}
+  get(key: string): Buffer | undefined {
+    const v = this.#map.get(key);
+    if (v) {
+      this.#map.delete(key);
+      this.#map.set(key, v);
+    }
+    return v;
+  }
+  set(key: string, v: Buffer): void {
+    this.#map.set(key, v);
+    this.#bytes += v.length;
+    for (const [k, old] of this.#map) {
+      if (this.#bytes <= this.maxBytes) break;
+      this.#map.delete(k);
+      this.#bytes -= old.length;
+    }
+  }
+}
+
 export class ProvinceServices {
   readonly #d: ProvinceServicesDeps;
   readonly #log: Logger;
@@ -49,6 +73,8 @@ export class ProvinceServices {
   #poll: NodeJS.Timeout | null = null;
   #seenChange = -1;
   #signer: Signer | null = null;
+  /** Recently served chunk frames: a bulletin goes to thousands of clusters, the same chunks again and again. */
+  #frames = new FrameCache(32 * 1024 * 1024);
 
   constructor(deps: ProvinceServicesDeps) {
     this.#d = deps;
@@ -73,8 +99,11 @@ export class ProvinceServices {
     c.on('error', (err) => this.#log.warn({ err: err.message }, 'broker link error'));
     c.on('connect', (connack) => {
       this.#log.info({ broker: b.url, sessionPresent: connack.sessionPresent }, 'connected to the broker');
+      // Chunk requests at QoS 0: idempotent and retried by the device, so the
+      // broker need not store each one in this session (a third of its work).
+      // Log batches at QoS 1: they wait in this session while the console restarts.
       if (!connack.sessionPresent)
-        c.subscribe(['loa/v1/d/+/chunk/req', 'loa/v1/d/+/log'], { qos: 1 }, (err) => {
+        c.subscribe({ 'loa/v1/d/+/chunk/req': { qos: 0 }, 'loa/v1/d/+/log': { qos: 1 } }, (err) => {
         if (err) this.#log.error({ err: err.message }, 'cannot subscribe to device requests');
       });
       // Retained targets survive in the broker, but publishing again after a reconnect costs little and heals a wiped broker.
@@ -153,9 +182,15 @@ export class ProvinceServices {
       frame = encodeChunkFrame({ asset: req.asset, index: req.index, error });
       this.#log.warn({ device, asset: req.asset, index: req.index, reason: error.code }, 'chunk request refused');
     } else {
-      const data = this.#d.library.read(asset.sha256, offset, Math.min(req.size, asset.size - offset));
-      const header: ChunkHeader = { asset: asset.sha256, index: req.index, size: req.size, total: asset.size, sha256: createHash('sha256').update(data).digest('hex') };
-      frame = encodeChunkFrame(header, data);
+      const key = `${asset.sha256}:${req.size}:${req.index}`;
+      let cached = this.#frames.get(key);
+      if (!cached) {
+        const data = this.#d.library.read(asset.sha256, offset, Math.min(req.size, asset.size - offset));
+        const header: ChunkHeader = { asset: asset.sha256, index: req.index, size: req.size, total: asset.size, sha256: createHash('sha256').update(data).digest('hex') };
+        cached = encodeChunkFrame(header, data);
+        this.#frames.set(key, cached);
+      }
+      frame = cached;
       this.stats.chunksServed++;
     }
     this.#client?.publish(topics.chunkResponse(device), frame, { qos: 0 });

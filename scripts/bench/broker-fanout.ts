@@ -559,7 +559,7 @@ async function startLoa(work: string, opts: Options): Promise<{ child: Child; po
   return { child, port };
 }
 
-function mosquittoConfig(work: string, port: number, opts: Options): string {
+function mosquittoConfig(work: string, port: number | string, opts: Options): string {
   return [
     `# written by scripts/bench/broker-fanout.ts`,
     `per_listener_settings false`,
@@ -780,7 +780,7 @@ async function main(): Promise<number> {
       subscriberThreads: opts.workers === 0 ? 'main thread' : `${opts.workers} worker threads`,
       topic: TOPIC,
       loaConfig: LOA_CONFIG,
-      mosquittoConfig: opts.brokers.includes('mosquitto') ? mosquittoConfig('<tmp>', 0, opts).split('\n').filter((l) => l && !l.startsWith('#')) : null,
+      mosquittoConfig: opts.brokers.includes('mosquitto') ? mosquittoConfig('<tmp>', '<port>', opts).split('\n').filter((l) => l && !l.startsWith('#')) : null,
     },
     results,
     ratio,

@@ -57,6 +57,21 @@ test('a device syncs a target with three assets and reports the applied version;
   await endAll(watcher);
 });
 
+test('a device whose store was wiped gets its target again although the broker kept its session', async () => {
+  const asset = f.addAsset(20_000);
+  const v = f.setTarget('l1a', { assets: [asset.sha256] });
+  const first = f.agent('l1a');
+  await first.start();
+  await applied(first, v);
+  await first.stop();
+  // A new SD card: empty data directory, same device id and persistent session.
+  const fresh = f.agent('l1a');
+  await fresh.start();
+  await applied(fresh, v);
+  assert.is(fileSha(fresh.files.path(asset.sha256)), asset.sha256);
+  await fresh.stop();
+});
+
 test('a link cut mid-transfer resumes; requests stay within chunk count + window', async () => {
   const asset = f.addAsset(1_500_000);
   const px = await proxy();
