@@ -92,7 +92,7 @@ async function main(): Promise<void> {
 
   const brokerCfg = join(dir, 'broker.json');
   writeFileSync(brokerCfg, JSON.stringify({ limits: { connectRate: { globalPerSec: 10000, globalBurst: 10000, perAddressPerSec: 10000, perAddressBurst: 10000 } } }));
-  const broker = start([...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), LOA, 'broker', '--data', dir, '--port', '0', '--config', brokerCfg], { LOA_LOG_LEVEL: 'info' });
+  const broker = start([...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), LOA, 'broker', '--data', dir, '--port', '0', '--config', brokerCfg], { LOA_LOG_LEVEL: 'info', ...(process.env.BENCH_BROKER_ENV ? (JSON.parse(process.env.BENCH_BROKER_ENV) as object) : {}) });
   await until(() => /broker listening/.test(broker.out()), 'broker start', 20_000);
   const port = Number(/"tcp":"127\.0\.0\.1:(\d+)"/.exec(broker.out())![1]);
   const url = `mqtt://127.0.0.1:${port}`;

@@ -120,6 +120,27 @@ test('a socket that never sends CONNECT is closed after the connect timeout', as
   assert.ok(waited >= 500 && waited < 4000, `closed after ${waited} ms`);
 });
 
+test('a persistent session keeps at most sessionQueueMax QoS 1 messages while offline', async () => {
+  const b3 = await startBroker(p.registry, p.dir + '/b3', { config: { limits: { sessionQueueMax: 20 } } });
+  try {
+    const dev = await asDevice(b3.url, 'l1a', p.devices.l1a!.secret, { clean: false });
+    await subscribe(dev, [topics.zoneEmergency('qn/son-tay')]);
+    await endAll(dev);
+    const d = await connect(b3.url, { clientId: 'dispatch', username: 'dispatch', password: p.accounts.dispatch!.secret });
+    for (let i = 0; i < 50; i++) await d.publishAsync(topics.zoneEmergency('qn/son-tay'), `m${i}`, { qos: 1 });
+    await endAll(d);
+    assert.is(b3.broker.queueStats.dropped, 30);
+    const got: string[] = [];
+    const back = await asDevice(b3.url, 'l1a', p.devices.l1a!.secret, { clean: false }, (_t, m) => got.push(m.toString()));
+    await waitFor(() => got.length >= 20, { what: 'queued messages' });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(got, Array.from({ length: 20 }, (_, i) => `m${i}`), 'the oldest 20 kept, in order');
+    await endAll(back);
+  } finally {
+    await b3.stop();
+  }
+});
+
 test('connections beyond the per-address rate are refused at accept and logged', async () => {
   const log2 = captureLog();
   const b2 = await startBroker(p.registry, p.dir + '/b2', { log: log2.log, config: { limits: { connectRate: { globalPerSec: 1000, globalBurst: 1000, perAddressPerSec: 2, perAddressBurst: 5 } } } });
