@@ -20,6 +20,16 @@ export function openRegistry(inv: Invocation): Registry {
   return Registry.open(dataDir(inv), logN ? { scryptLogN: logN } : {});
 }
 
+/** Opens the registry for one command and closes it whatever happens. */
+export async function withRegistry<T>(inv: Invocation, fn: (reg: Registry) => T | Promise<T>): Promise<T> {
+  const reg = openRegistry(inv);
+  try {
+    return await fn(reg);
+  } finally {
+    reg.close();
+  }
+}
+
 /** Who did it, for the audit log: the technician's login on this machine. */
 export function actor(): string {
   try {

@@ -3,7 +3,7 @@ import { command, group, str, UsageError, type Invocation } from '../lib/cli.js'
 import { LoaError } from '../protocol/errors.js';
 import { AssetLibrary } from '../provisioning/library.js';
 import { buildTarget, parseTargetSpec, setTarget, storedTargets } from '../provisioning/targets.js';
-import { actor, DATA_OPTION, JSON_OPTION, openRegistry, untilSignal } from './common.js';
+import { actor, DATA_OPTION, JSON_OPTION, openRegistry, untilSignal, withRegistry } from './common.js';
 import { readConfigFile } from '../lib/config.js';
 
 function readSecretFile(file: string, what: string): string {
@@ -54,14 +54,11 @@ const libraryAdd = command({
   run: async (inv) => {
     const title = str(inv.values.title);
     if (!title) throw new UsageError('--title is required');
-    const reg = openRegistry(inv);
-    try {
+    return withRegistry(inv, async (reg) => {
       const a = await new AssetLibrary(reg).addFile(inv.positionals[0]!, { title, actor: actor() });
       inv.io.out(inv.values.json ? JSON.stringify(a, null, 2) : `${a.sha256}  ${a.mime}  ${(a.durationMs / 1000).toFixed(1)} s  ${a.size} bytes  "${a.title}"`);
       return 0;
-    } finally {
-      reg.close();
-    }
+    });
   },
 });
 
@@ -69,14 +66,11 @@ const libraryList = command({
   summary: 'list the library',
   options: { ...DATA_OPTION, ...JSON_OPTION },
   run: (inv) => {
-    const reg = openRegistry(inv);
-    try {
+    return withRegistry(inv, async (reg) => {
       const all = new AssetLibrary(reg).list();
       inv.io.out(inv.values.json ? JSON.stringify(all, null, 2) : all.map((a) => `${a.sha256}  ${a.mime}  ${(a.durationMs / 1000).toFixed(1)} s  "${a.title}"`).join('\n') || '(empty)');
       return 0;
-    } finally {
-      reg.close();
-    }
+    });
   },
 });
 
@@ -89,14 +83,11 @@ const targetSet = command({
     const spec = str(inv.values.spec);
     if (!spec) throw new UsageError('--spec FILE is required');
     const parsed = parseTargetSpec(readConfigFile(spec));
-    const reg = openRegistry(inv);
-    try {
+    return withRegistry(inv, async (reg) => {
       const v = setTarget(reg, new AssetLibrary(reg), inv.positionals[0]!, parsed, actor());
       inv.io.out(`target of ${inv.positionals[0]} is now version ${v}`);
       return 0;
-    } finally {
-      reg.close();
-    }
+    });
   },
 });
 
@@ -105,15 +96,12 @@ const targetShow = command({
   args: [{ name: 'DEVICE', description: 'device id' }],
   options: { ...DATA_OPTION },
   run: (inv) => {
-    const reg = openRegistry(inv);
-    try {
+    return withRegistry(inv, async (reg) => {
       const t = storedTargets(reg).find((x) => x.device === inv.positionals[0]);
       if (!t) throw new LoaError('LOA_E_DEVICE_NOT_FOUND', `no target set for "${inv.positionals[0]}"`);
       inv.io.out(JSON.stringify(buildTarget(reg, new AssetLibrary(reg), t, new Date().toISOString()), null, 2));
       return 0;
-    } finally {
-      reg.close();
-    }
+    });
   },
 });
 

@@ -5,7 +5,7 @@ import { commitTempFile, writeTempFile } from '../lib/fs-atomic.js';
 import { LoaError } from '../protocol/errors.js';
 import { BUNDLE_FORMAT, DeviceBundle } from '../protocol/bundle.js';
 import { ACCOUNT_ROLES, Registry, type DeviceRow } from '../provisioning/registry.js';
-import { actor, DATA_OPTION, dataDir, JSON_OPTION, openRegistry } from './common.js';
+import { actor, DATA_OPTION, dataDir, JSON_OPTION, openRegistry, withRegistry } from './common.js';
 import { mosquittoAcl } from '../provisioning/mosquitto.js';
 
 // `loa provision …`: the technician's commands against the province registry.
@@ -88,14 +88,11 @@ const zoneAdd = command({
   run: (inv) => {
     const name = str(inv.values.name);
     if (!name) throw new UsageError('--name is required, e.g. --name "Thôn 3"');
-    const reg = openRegistry(inv);
-    try {
+    return withRegistry(inv, async (reg) => {
       const z = reg.addZone(inv.positionals[0]!, name, actor());
       print(inv, z, `zone ${z.path} "${z.name}" added`);
       return 0;
-    } finally {
-      reg.close();
-    }
+    });
   },
 });
 
@@ -103,15 +100,12 @@ const zoneList = command({
   summary: 'list the zone tree',
   options: { ...DATA_OPTION, ...JSON_OPTION },
   run: (inv) => {
-    const reg = openRegistry(inv);
-    try {
+    return withRegistry(inv, async (reg) => {
       const zones = reg.zones();
       const devices = reg.devicesIn(null);
       print(inv, zones, zones.map((z) => `${'  '.repeat(z.path.split('/').length - 1)}${z.path}  "${z.name}"  ${devices.filter((d) => d.zone === z.path && d.status === 'active').length || ''}`.trimEnd()).join('\n') || '(no zones)');
       return 0;
-    } finally {
-      reg.close();
-    }
+    });
   },
 });
 
@@ -129,14 +123,11 @@ const deviceAdd = command({
     const zone = str(inv.values.zone);
     if (!zone) throw new UsageError('--zone PATH is required');
     const path = checkOut(inv);
-    const reg = openRegistry(inv);
-    try {
+    return withRegistry(inv, async (reg) => {
       const r = await withBundle(reg, path, () => reg.addDevice({ zone, id: str(inv.values.id), actor: actor() }), (x) => reg.undoAddDevice(x.device.id));
       print(inv, { device: r.device, bundle: path, panelPassword: r.panelPassword }, `device ${r.device.id} registered in ${r.device.zone}\nbundle: ${path}\nlocal panel password (shown once): ${r.panelPassword}`);
       return 0;
-    } finally {
-      reg.close();
-    }
+    });
   },
 });
 
@@ -144,14 +135,11 @@ const deviceList = command({
   summary: 'list devices, optionally within a zone subtree',
   options: { ...DATA_OPTION, zone: { type: 'string', placeholder: 'PATH', description: 'only devices in this zone subtree' }, ...JSON_OPTION },
   run: (inv) => {
-    const reg = openRegistry(inv);
-    try {
+    return withRegistry(inv, async (reg) => {
       const ds = reg.devicesIn(str(inv.values.zone) ?? null);
       print(inv, ds, ds.map((d) => `${d.id}\t${d.zone}\t${d.status}${d.rotatedAt ? `\trotated ${d.rotatedAt}` : ''}`).join('\n') || '(no devices)');
       return 0;
-    } finally {
-      reg.close();
-    }
+    });
   },
 });
 
@@ -160,14 +148,11 @@ const deviceRevoke = command({
   args: [{ name: 'ID', description: 'device id' }],
   options: { ...DATA_OPTION, ...JSON_OPTION },
   run: (inv) => {
-    const reg = openRegistry(inv);
-    try {
+    return withRegistry(inv, async (reg) => {
       const d = reg.revokeDevice(inv.positionals[0]!, actor());
       print(inv, d, `device ${d.id} revoked`);
       return 0;
-    } finally {
-      reg.close();
-    }
+    });
   },
 });
 
@@ -177,8 +162,7 @@ const deviceRotate = command({
   options: { ...DATA_OPTION, out: { type: 'string', placeholder: 'FILE', description: 'where to write the new bundle (must not exist)' }, ...JSON_OPTION },
   run: async (inv) => {
     const path = checkOut(inv);
-    const reg = openRegistry(inv);
-    try {
+    return withRegistry(inv, async (reg) => {
       const id = inv.positionals[0]!;
       // The rotation commits first: if writing the bundle then fails, the
       // device is locked out until the next rotate, which is the safe side.
@@ -193,9 +177,7 @@ const deviceRotate = command({
       }
       print(inv, { device: r.device, bundle: path }, `device ${id}: new secret issued, old secret refused from now on\nbundle: ${path}`);
       return 0;
-    } finally {
-      reg.close();
-    }
+    });
   },
 });
 
@@ -223,14 +205,11 @@ const userAdd = command({
         throw new LoaError('LOA_E_CONFIG_INVALID', `cannot read ${pf}: ${(e as Error).message}`, { cause: e });
       }
     }
-    const reg = openRegistry(inv);
-    try {
+    return withRegistry(inv, async (reg) => {
       const r = await reg.addAccount({ name: inv.positionals[0]!, role, zone, secret, actor: actor() });
       print(inv, { account: r.account, ...(pf ? {} : { password: r.secret }) }, `account ${r.account.name} (${r.account.role}${r.account.zone ? `, ${r.account.zone}` : ''}) added${pf ? '' : `\npassword (shown once): ${r.secret}`}`);
       return 0;
-    } finally {
-      reg.close();
-    }
+    });
   },
 });
 
@@ -238,14 +217,11 @@ const userList = command({
   summary: 'list accounts',
   options: { ...DATA_OPTION, ...JSON_OPTION },
   run: (inv) => {
-    const reg = openRegistry(inv);
-    try {
+    return withRegistry(inv, async (reg) => {
       const as = reg.accounts();
       print(inv, as, as.map((a) => `${a.name}\t${a.role}\t${a.zone ?? '(province)'}\t${a.status}`).join('\n') || '(no accounts)');
       return 0;
-    } finally {
-      reg.close();
-    }
+    });
   },
 });
 
@@ -254,13 +230,10 @@ const mosquittoAclCmd = command({
   options: { ...DATA_OPTION },
   help: 'Mosquitto cannot enforce everything `loa broker` does (client id = device id, retain rules, payload limits, zone scopes\nof accounts); see docs/operations.md.',
   run: (inv) => {
-    const reg = openRegistry(inv);
-    try {
+    return withRegistry(inv, async (reg) => {
       inv.io.out(mosquittoAcl(reg));
       return 0;
-    } finally {
-      reg.close();
-    }
+    });
   },
 });
 
