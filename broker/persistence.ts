@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Level } from 'level';
-import levelPersistence from 'aedes-persistence-level';
+import { SqlitePersistence } from './sqlite-persistence.js';
 import redisPersistence from 'aedes-persistence-redis';
 import mqemitterRedis from 'mqemitter-redis';
 import { Redis } from 'ioredis';
@@ -9,8 +8,8 @@ import { LoaError } from '../protocol/errors.js';
 
 // Where the broker keeps retained messages, subscriptions, offline sessions
 // with their queued QoS1 messages, and wills.
-// - embedded (default): LevelDB under <data>/broker-db; nothing to install,
-//   survives restarts; one broker process per directory (LevelDB's lock).
+// - embedded (default): SQLite in <data>/broker.sqlite (broker/sqlite-persistence.ts);
+//   nothing to install, survives restarts; one broker process per directory.
 // - redis: aedes-persistence-redis + mqemitter-redis; several broker
 //   processes behind a TCP load balancer serve one province.
 
@@ -30,21 +29,20 @@ interface DestroyablePersistence {
   destroy(): Promise<void>;
 }
 
-export async function openLevelStore(dataDir: string): Promise<BrokerStore> {
-  const dir = join(dataDir, 'broker-db');
-  mkdirSync(dir, { recursive: true });
-  const db = new Level(dir);
+export async function openSqliteStore(dataDir: string): Promise<BrokerStore> {
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, 'broker.sqlite');
+  let persistence: SqlitePersistence;
   try {
-    await db.open();
+    persistence = new SqlitePersistence(file, { exclusive: true });
   } catch (e) {
-    const locked = /lock/i.test(String((e as { cause?: unknown }).cause ?? e));
-    throw new LoaError('LOA_E_DATA_DIR', locked ? `${dir} is in use by another broker process; give each broker its own --data, or use --redis to share state` : `cannot open ${dir}: ${(e as Error).message}`, { cause: e });
+    const busy = /SQLITE_BUSY|database is locked/i.test(String((e as Error).message));
+    throw new LoaError('LOA_E_DATA_DIR', busy ? `${file} is in use by another broker process; give each broker its own --data, or use --redis to share state` : `cannot open ${file}: ${(e as Error).message}`, { cause: e });
   }
-  const persistence = (levelPersistence as unknown as (db: Level) => DestroyablePersistence)(db);
   return {
     persistence,
     mq: undefined,
-    describe: `level:${dir}`,
+    describe: `sqlite:${file}`,
     close: async () => {
       await persistence.destroy();
     },

@@ -15,7 +15,7 @@ import { canPublish, canReceive, canSubscribe, type AclPrincipal } from './acl.j
 import { Authenticator } from './auth.js';
 import { guardConnection, type GuardViolation, type RawConnection } from './guard.js';
 import { ConnectionRateLimiter } from './rate-limit.js';
-import { openLevelStore, openRedisStore, type BrokerStore } from './persistence.js';
+import { openSqliteStore, openRedisStore, type BrokerStore } from './persistence.js';
 import { limitOfflineQueues, type QueueLimitStats } from './queue-limit.js';
 import { keepPublishOrder } from './publish-order.js';
 import type { BrokerConfig } from './config.js';
@@ -119,7 +119,7 @@ export class ProvinceBroker {
     if (cfg.allowAnonymous) {
       this.#log.warn('*** --allow-anonymous: ANY client may connect WITHOUT credentials and publish ANYTHING, emergencies included. Local development only; never run a province like this. ***');
     }
-    this.#store = cfg.redis ? await openRedisStore(cfg.redis) : await openLevelStore(cfg.data);
+    this.#store = cfg.redis ? await openRedisStore(cfg.redis) : await openSqliteStore(cfg.data);
     this.queueStats = limitOfflineQueues(this.#store.persistence, lim.sessionQueueMax, this.#log);
     try {
       const opts: AedesOptions = {

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeProvince, type TestProvince } from '../helpers/province.js';
-import { spawnBroker, type SpawnedBroker } from '../helpers/processes.js';
+import { runLoa, spawnBroker, type SpawnedBroker } from '../helpers/processes.js';
 import { asDevice, connect, endAll, nextMessage, subscribe } from '../helpers/mqtt.js';
 import { cleanupTempDirs, sleep, waitFor } from '../helpers/tmp.js';
 import { topics } from '../../protocol/topics.js';
@@ -63,5 +63,14 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     broker = null;
   });
 }
+
+test('a second broker on the same data directory refuses to start, saying why', async () => {
+  broker = await spawnBroker(['--data', p.dir]);
+  const second = await runLoa(['broker', '--data', p.dir, '--port', '0']);
+  assert.is(second.code, 1);
+  assert.match(second.stderr, /LOA_E_DATA_DIR: .*broker\.sqlite is in use by another broker process/);
+  await broker.stop('SIGTERM');
+  broker = null;
+});
 
 test.run();
