@@ -34,7 +34,7 @@ export async function openSqliteStore(dataDir: string): Promise<BrokerStore> {
   const file = join(dataDir, 'broker.sqlite');
   let persistence: SqlitePersistence;
   try {
-    persistence = new SqlitePersistence(file, { exclusive: true });
+    persistence = new SqlitePersistence(file, { exclusive: true, lightAcks: true });
   } catch (e) {
     const busy = /SQLITE_BUSY|database is locked/i.test(String((e as Error).message));
     throw new LoaError('LOA_E_DATA_DIR', busy ? `${file} is in use by another broker process; give each broker its own --data, or use --redis to share state` : `cannot open ${file}: ${(e as Error).message}`, { cause: e });
