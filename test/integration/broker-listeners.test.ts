@@ -4,7 +4,17 @@ import { makeProvince, type TestProvince } from '../helpers/province.js';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
 import { asDevice, connect, endAll, nextMessage, subscribe } from '../helpers/mqtt.js';
 import { makeTestCerts } from '../helpers/tls.js';
-import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
+import { cleanupTempDirs, tempDir, waitFor } from '../helpers/tmp.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AssetLibrary } from '../../provisioning/library.js';
+import { Reports } from '../../provisioning/reports.js';
+import { ProvinceServices } from '../../provisioning/province-services.js';
+import { setTarget } from '../../provisioning/targets.js';
+import { DeviceConfig } from '../../device/config.js';
+import { Agent } from '../../device/agent.js';
+import { silentLogger } from '../../lib/log.js';
 import { topics } from '../../protocol/topics.js';
 
 let p: TestProvince;
@@ -48,6 +58,28 @@ test('a zone-scoped viewer watches telemetry over WebSocket with the same ACL', 
   await dev.publishAsync(topics.telemetry('l1a'), '{"t":1}', { qos: 0 });
   assert.is((await got).payload.toString(), '{"t":1}');
   await endAll(v, dev);
+});
+
+test('a village agent syncs over TLS, trusting only the CA from its bundle', async () => {
+  const port = b.broker.addresses.tls!.port;
+  const library = new AssetLibrary(p.registry);
+  const reports = new Reports(p.dir);
+  const services = new ProvinceServices({ registry: p.registry, library, reports, broker: { url: `mqtts://127.0.0.1:${port}`, username: 'console', password: p.accounts.console!.secret, ca: certs.ca }, log: silentLogger() });
+  await services.start();
+  const asset = library.add(randomBytes(100_000), { title: 'Thông báo', mime: 'audio/ogg', durationMs: 10_000, actor: 'test' });
+  const v = setTarget(p.registry, library, 't3b', { assets: [asset.sha256], reserve: [], programmes: [], rules: [] }, 'test');
+  services.publishTargets();
+  const bundle = p.devices.t3b!.bundle;
+  const agent = new Agent({ config: DeviceConfig.parse({ ...bundle, broker: { ...bundle.broker, urls: [`mqtts://127.0.0.1:${port}`], ca: certs.ca }, data: join(tempDir(), 't3b') }), log: silentLogger() });
+  try {
+    await agent.start();
+    await waitFor(() => agent.store.target()?.version === v && agent.store.target()?.appliedAt, { timeoutMs: 15_000, what: 'applied over TLS' });
+    assert.is(createHash('sha256').update(readFileSync(agent.files.path(asset.sha256))).digest('hex'), asset.sha256);
+  } finally {
+    await agent.stop();
+    await services.stop();
+    reports.close();
+  }
 });
 
 test.run();
