@@ -271,8 +271,12 @@ export class ProvinceBroker {
   }
 
   #authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void): void {
+    const unavailable = () => done(Object.assign(new Error('server unavailable'), { returnCode: 3 }), null);
+    if (!this.#aedes) return unavailable();
     this.#auth.authenticate(client.id, username, password).then(
       (r) => {
+        // The broker may have been stopped (and the registry closed) while scrypt ran.
+        if (!this.#aedes) return unavailable();
         const remote = this.#remoteOf(client);
         if (!r.ok) {
           this.#refusals.warn(this.#now(), { clientId: client.id, username, remote, returnCode: r.returnCode, reason: r.reason }, 'connection refused');
@@ -293,10 +297,14 @@ export class ProvinceBroker {
         done(null, true);
       },
       (e: unknown) => {
-        this.#log.error({ clientId: client.id, err: e }, 'authentication failed with an internal error');
-        done(Object.assign(new Error('server unavailable'), { returnCode: 3 }), null);
+        if (this.#aedes) this.#log.error({ clientId: client.id, err: e }, 'authentication failed with an internal error');
+        unavailable();
       },
-    );
+    ).catch((e: unknown) => {
+      // An exception in the success path above must not become an unhandled rejection.
+      this.#log.error({ clientId: client.id, err: e }, 'authentication failed with an internal error');
+      unavailable();
+    });
   }
 
   #authorizePublish(client: Client | null, topic: string, retain: boolean, payload: Buffer | string, cb: (err?: Error | null) => void): void {

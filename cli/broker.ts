@@ -57,13 +57,15 @@ export const broker = command({
     const { Registry } = await import('../provisioning/registry.js');
     const registry = Registry.open(config.data);
     const b = new ProvinceBroker({ config, registry, log });
+    // Listen for SIGTERM/SIGINT before starting, so a stop request during start-up still stops cleanly.
+    const stopping = untilSignal();
     try {
       await b.start();
     } catch (e) {
       registry.close();
       throw e;
     }
-    const sig = await untilSignal();
+    const sig = await stopping;
     log.info({ signal: sig }, 'stopping');
     await b.stop();
     registry.close();

@@ -35,9 +35,10 @@ export const consoleCmd = command({
     const registry = openRegistry(inv);
     const reports = new Reports(registry.dir);
     const services = new ProvinceServices({ registry, library: new AssetLibrary(registry), reports, broker: { url: str(inv.values.broker)!, username: str(inv.values.user)!, password, ca }, log });
+    const stopping = untilSignal();
     try {
       await services.start();
-      await untilSignal();
+      await stopping;
       await services.stop();
     } finally {
       reports.close();

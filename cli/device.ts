@@ -32,8 +32,10 @@ export const device = command({
     const [{ Agent }, { createLogger }] = await Promise.all([import('../device/agent.js'), import('../lib/log.js')]);
     const log = createLogger({ name: 'loa-device' });
     const agent = new Agent({ config, log });
+    // Listen for SIGTERM/SIGINT before starting, so a stop request during start-up still stops cleanly.
+    const stopping = untilSignal();
     await agent.start();
-    const sig = await untilSignal();
+    const sig = await stopping;
     log.info({ signal: sig }, 'stopping');
     await agent.stop();
     return 0;

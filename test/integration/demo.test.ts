@@ -1,0 +1,36 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { LOA_BIN } from '../helpers/processes.js';
+import { cleanupTempDirs, tempDir, waitFor } from '../helpers/tmp.js';
+
+// `npm start` runs `loa demo`: it must provision, serve and sync on a fresh
+// machine, and start again on the state it left.
+test.after(cleanupTempDirs);
+
+async function runDemo(dir: string, expectApplied: boolean): Promise<string> {
+  const child = spawn(process.execPath, [LOA_BIN, 'demo', '--port', '0', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  try {
+    await waitFor(() => out.includes('Press Ctrl-C to stop.'), { timeoutMs: 30_000, what: `demo start:\n${out}` });
+    if (expectApplied) await waitFor(() => (out.match(/target 1 applied, 1 asset\(s\) on disk/g) ?? []).length === 3, { timeoutMs: 30_000, what: `three villages synced:\n${out}` });
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+  assert.is(child.exitCode, 0, out);
+  return out;
+}
+
+test('the demo provisions a province and its three villages sync the spoken bulletin', async () => {
+  const dir = tempDir('loa-demo-');
+  const first = await runDemo(dir, true);
+  assert.match(first, /demo province provisioned/);
+  assert.match(first, /son-tay-lang-ra \(quang-ngai\/son-tay\/lang-ra\): target 1 applied/);
+  const second = await runDemo(dir, false);
+  assert.not.match(second, /provisioned/);
+});
+
+test.run();
