@@ -351,7 +351,10 @@ export class ProvinceBroker {
     aedes.on('clientDisconnect', (client) => {
       if (this.#sessions.get(client.id)?.client === client) this.#sessions.delete(client.id);
     });
-    aedes.on('clientError', (client, err) => this.#log.debug({ clientId: client?.id, err: err.message }, 'client error'));
+    aedes.on('clientError', (client, err) => {
+      if (err.message === 'drain timeout') this.#log.warn({ clientId: client?.id, drainTimeoutMs: this.#deps.config.limits.drainTimeoutMs }, 'slow consumer disconnected: it stopped reading its socket');
+      else this.#log.debug({ clientId: client?.id, err: err.message }, 'client error');
+    });
     aedes.on('connectionError', (client, err) => this.#log.debug({ remote: this.#remoteOf(client), err: err.message }, 'connection error'));
   }
 

@@ -141,6 +141,38 @@ test('a persistent session keeps at most sessionQueueMax QoS 1 messages while of
   }
 });
 
+test('a subscriber that stops reading its socket is disconnected after drainTimeout, and others keep receiving', async () => {
+  const dlog = captureLog();
+  const b4 = await startBroker(p.registry, p.dir + '/b4', { log: dlog.log, config: { limits: { drainTimeoutMs: 500 } } });
+  try {
+    // A device that subscribes and then never reads again: a frozen 3G modem.
+    const s = await new Promise<Socket>((resolve, reject) => {
+      const x = netConnect(b4.port, '127.0.0.1', () => resolve(x));
+      x.on('error', reject);
+    });
+    s.on('error', () => {});
+    s.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 't4a', keepalive: 600, username: 't4a', password: Buffer.from(p.devices.t4a!.secret) } as never));
+    s.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: topics.zoneEmergency('qn/dak-ha'), qos: 0 }] } as never));
+    await new Promise((r) => setTimeout(r, 200));
+    s.pause();
+    const healthy = await asDevice(b4.url, 't3a', p.devices.t3a!.secret);
+    await subscribe(healthy, [topics.zoneEmergency('qn/dak-ha')]);
+    let got = 0;
+    healthy.on('message', () => got++);
+    const d = await connect(b4.url, { clientId: 'dispatch', username: 'dispatch', password: p.accounts.dispatch!.secret });
+    // Enough to fill the frozen socket's kernel buffers (several MB on loopback) many times over.
+    const big = Buffer.alloc(30 * 1024, 0x61);
+    const N = 1500;
+    for (let i = 0; i < N; i++) d.publish(topics.zoneEmergency('qn/dak-ha'), big, { qos: 0 });
+    // A paused socket does not see the close itself; the broker says why it dropped it.
+    await waitFor(() => dlog.find((l) => l.clientId === 't4a' && String(l.msg).startsWith('slow consumer disconnected')), { timeoutMs: 15_000, what: 'the frozen subscriber disconnected' });
+    await waitFor(() => got === N, { timeoutMs: 15_000, what: `healthy subscriber got ${got} of ${N}` });
+    await endAll(healthy, d);
+  } finally {
+    await b4.stop();
+  }
+});
+
 test('connections beyond the per-address rate are refused at accept and logged', async () => {
   const log2 = captureLog();
   const b2 = await startBroker(p.registry, p.dir + '/b2', { log: log2.log, config: { limits: { connectRate: { globalPerSec: 1000, globalBurst: 1000, perAddressPerSec: 2, perAddressBurst: 5 } } } });
