@@ -28,7 +28,7 @@ export function brokerConfigFrom(inv: Invocation): BrokerConfig {
   if (v['allow-anonymous']) flags.allowAnonymous = true;
   if (v['max-packet'] !== undefined) flags.limits = { maxPacketBytes: int('max-packet', v['max-packet'], { min: 1024, max: 256 * 1024 * 1024 }) };
   const file = str(v.config);
-  return buildConfig(BrokerConfig, [{ data: defaultDataDir(inv.io.env) }, file ? readConfigFile(file) : {}, envLayer(inv.io.env, BROKER_ENV), flags], 'broker');
+  return buildConfig(BrokerConfig, [{ data: defaultDataDir(inv.io.env) }, file ? readConfigFile(file) : {}, envLayer(inv.io.env, BROKER_ENV), flags], 'broker', 'Fix these in the --config file, the LOA_BROKER_* variables or the flags (see docs/operations.md).');
 }
 
 export const broker = command({

@@ -15,7 +15,12 @@ export function deviceConfigFrom(inv: Invocation): DeviceConfig {
   if (Object.keys(agent).length) flags.agent = agent;
   if (v.broker !== undefined) flags.broker = { urls: v.broker as string[] };
   // The default data directory is the lowest layer: the file, LOA_DATA and --data all override it.
-  return buildConfig(DeviceConfig, [{ data: defaultDataDir(inv.io.env) }, readConfigFile(file), envLayer(inv.io.env, DEVICE_ENV), flags], 'device');
+  return buildConfig(
+    DeviceConfig,
+    [{ data: defaultDataDir(inv.io.env) }, readConfigFile(file), envLayer(inv.io.env, DEVICE_ENV), flags],
+    'device',
+    `Fix these in ${file} (settings: docs/device.md), the LOA_DEVICE_* variables or the flags; a damaged bundle is replaced by running "loa provision device rotate ID --out FILE" at the province.`,
+  );
 }
 
 export const device = command({

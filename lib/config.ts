@@ -85,11 +85,11 @@ export function deepFreeze<T>(v: T): T {
 }
 
 /** Validates the merged layers; on failure lists every problem with its path and how to set it. */
-export function buildConfig<S extends z.ZodType>(schema: S, layers: Layer[], what: string): Readonly<z.output<S>> {
+export function buildConfig<S extends z.ZodType>(schema: S, layers: Layer[], what: string, hint?: string): Readonly<z.output<S>> {
   const r = schema.safeParse(mergeLayers(...layers));
   if (!r.success) {
     const lines = r.error.issues.map((i) => `  - ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
-    throw new LoaError('LOA_E_CONFIG_INVALID', `${what} configuration is invalid:\n${lines.join('\n')}`, { context: { issues: r.error.issues } });
+    throw new LoaError('LOA_E_CONFIG_INVALID', `${what} configuration is invalid:\n${lines.join('\n')}${hint ? `\n${hint}` : ''}`, { context: { issues: r.error.issues } });
   }
   return deepFreeze(r.data);
 }

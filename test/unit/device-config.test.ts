@@ -53,6 +53,7 @@ test('a broken config prints every problem and exits non-zero', async () => {
   assert.match(text, /device\.id/);
   assert.match(text, /agent\.window/);
   assert.match(text, /bogus/);
+  assert.match(text, /loa provision device rotate/, 'says how to fix it');
   const missing = await main(['device'], { out: () => {}, err: (l) => err.push(l), env: {} });
   assert.is(missing, 2);
 });
