@@ -25,6 +25,14 @@ export const ERROR_CODES = {
   LOA_E_SUBSCRIBE_REFUSED: 'the broker refused a subscription the device needs',
   LOA_E_AUDIO_INVALID: 'audio file cannot be used',
   LOA_E_TARGET_INVALID: 'target specification is invalid',
+  // emergencies on the device
+  LOA_E_EMERGENCY_EXPIRED: 'emergency command has expired',
+  LOA_E_EMERGENCY_FUTURE: 'emergency command is issued in the future beyond the allowed clock skew',
+  LOA_E_EMERGENCY_REPLAYED: 'emergency command id was seen before',
+  LOA_E_EMERGENCY_SCOPE: 'emergency command is not addressed to this device',
+  LOA_E_EMERGENCY_RATE: 'too many emergency commands in a short time',
+  LOA_E_EMERGENCY_INVALID: 'emergency command is inconsistent',
+  LOA_E_BEACON_REJECTED: 'time beacon refused',
   // identifiers
   LOA_E_ID_INVALID: 'identifier is not allowed',
   LOA_E_ZONE_PATH_INVALID: 'zone path is not allowed',
