@@ -4,7 +4,7 @@ import type { Logger } from '../lib/log.js';
 import { endClient } from '../lib/mqtt-end.js';
 import { decodePayload, encodeChunkFrame, encodePayload, encodeSigned } from '../protocol/codec.js';
 import { LoaError, isLoaError, reasonOf } from '../protocol/errors.js';
-import { ChunkRequest, LogBatch, type ChunkHeader, type LogAck } from '../protocol/payloads.js';
+import { ChunkRequest, LogBatch, type ChunkHeader, type LogAck, type TimeBeacon } from '../protocol/payloads.js';
 import { Signer } from '../protocol/signing.js';
 import { parseTopic, topics } from '../protocol/topics.js';
 import type { AssetLibrary } from './library.js';
@@ -29,6 +29,8 @@ export interface ProvinceServicesDeps {
   broker: { url: string; username: string; password: string; ca?: string | null };
   log: Logger;
   pollMs?: number;
+  /** Period of the signed time beacon (default 60 s). */
+  beaconMs?: number;
 }
 
 export interface ServiceStats {
@@ -71,6 +73,8 @@ export class ProvinceServices {
   #client: MqttClient | null = null;
   #published = new Map<string, number>();
   #poll: NodeJS.Timeout | null = null;
+  #beacon: NodeJS.Timeout | null = null;
+  #beaconSeq = 0;
   #seenChange = -1;
   #signer: Signer | null = null;
   /** Recently served chunk frames: a bulletin goes to thousands of clusters, the same chunks again and again. */
@@ -117,6 +121,8 @@ export class ProvinceServices {
         resolve();
       });
     });
+    this.publishTimeBeacon();
+    this.#beacon = setInterval(() => this.publishTimeBeacon(), this.#d.beaconMs ?? 60_000);
     this.#poll = setInterval(() => {
       const v = this.#d.registry.changeCounter();
       if (v !== this.#seenChange) {
@@ -128,9 +134,21 @@ export class ProvinceServices {
 
   async stop(): Promise<void> {
     if (this.#poll) clearInterval(this.#poll);
+    if (this.#beacon) clearInterval(this.#beacon);
     const c = this.#client;
     this.#client = null;
     if (c) await endClient(c);
+  }
+
+  /**
+   * The signed time beacon: devices without NTP or RTC learn the time from it
+   * (device/clock.ts). QoS 0 and never retained: a stale time is worse than none.
+   */
+  publishTimeBeacon(): void {
+    const c = this.#client;
+    if (!c?.connected || !this.#signer) return;
+    const beacon: TimeBeacon = { at: new Date().toISOString(), validMs: Math.max(1000, Math.min(600_000, 2 * (this.#d.beaconMs ?? 60_000))), seq: this.#beaconSeq++ };
+    c.publish(topics.time(), encodeSigned('time', this.#signer.sign('time', beacon)), { qos: 0, retain: false });
   }
 
   /** Publishes every target whose version differs from what this process last published. */
