@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   LOA_E_SUBSCRIBE_REFUSED: 'the broker refused a subscription the device needs',
   LOA_E_AUDIO_INVALID: 'audio file cannot be used',
   LOA_E_TARGET_INVALID: 'target specification is invalid',
+  LOA_E_SCHEDULE_INVALID: 'schedule or rule profile cannot be used',
   // emergencies on the device
   LOA_E_EMERGENCY_EXPIRED: 'emergency command has expired',
   LOA_E_EMERGENCY_FUTURE: 'emergency command is issued in the future beyond the allowed clock skew',

@@ -31,3 +31,9 @@ export function localToEpoch(date: string, time: string): number {
 export function addDays(date: string, n: number): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
 }
+
+/** Local wall-clock time of an instant, HH:MM or HH:MM:SS, for reasons people read. */
+export function localClock(epochMs: number): string {
+  const t = new Date(epochMs + VN_OFFSET_MS).toISOString();
+  return t.slice(17, 19) === '00' ? t.slice(11, 16) : t.slice(11, 19);
+}
