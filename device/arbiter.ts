@@ -31,6 +31,8 @@ export interface PlayRequest {
   resumable: boolean;
   /** Latest instant it may start or resume (its window's end); null for no limit. */
   notAfter: number | null;
+  /** When it must stop even if not finished (quiet hours begin, airtime runs out); null for none. */
+  endBy: number | null;
   requiresTrustedClock: boolean;
   programme?: string;
   emergency?: string;
@@ -189,10 +191,21 @@ export function step(state: ArbiterState, ev: ArbiterEvent): { state: ArbiterSta
       }
       break;
     }
-    case 'tick':
+    case 'tick': {
+      const cur = s.playing;
+      if (cur && cur.req.endBy !== null && ev.at >= cur.req.endBy) {
+        // Cut short by the rules: it played what it was allowed to.
+        effects.push(logOf(cur.req, 'played', cur.firstStartedAt, { end: iso(ev.at), volume: cur.req.volume, rule: 'quiet-hours', reason: 'stopped at the end of its allowed time' }));
+        s = { ...s, playing: null };
+        const before = effects.length;
+        s = next(s, ev.at, effects);
+        if (!effects.slice(before).some((e) => e.type === 'play')) effects.push({ type: 'stop', id: cur.req.id });
+        break;
+      }
       s = expire(s, ev.at, effects);
       if (!s.playing) s = next(s, ev.at, effects);
       break;
+    }
   }
   return { state: s, effects };
 }

@@ -102,6 +102,7 @@ export function emergencyRequest(cmd: EmergencyStart, volume: number, hasAsset: 
     resumable: false,
     // With an untrusted clock the expiry cannot be judged (see admitEmergency).
     notAfter: clockTrusted ? Date.parse(cmd.expiresAt) : null,
+    endBy: null,
     requiresTrustedClock: false,
     emergency: cmd.id,
   };

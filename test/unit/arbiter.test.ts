@@ -14,6 +14,7 @@ function req(id: string, level: PlayRequest['level'], o: Partial<PlayRequest> = 
     volume: 70,
     resumable: false,
     notAfter: null,
+    endBy: null,
     requiresTrustedClock: level === 'normal' || level === 'priority',
     ...o,
   };
@@ -134,6 +135,18 @@ test('a request whose window has already closed is refused, not played late', ()
   const { effects } = run([{ type: 'request', req: req('late', 'normal', { notAfter: T0 - 1 }), at: T0 }]);
   assert.equal(plays(effects), []);
   assert.is(logs(effects)[0]!.rule, 'window-closed');
+});
+
+test('an item that reaches its endBy (quiet hours begin) is stopped and logged as played, shortened by the rule', () => {
+  const { effects } = run([
+    { type: 'request', req: req('evening', 'normal', { endBy: T0 + 10 * min }), at: T0 },
+    { type: 'tick', at: T0 + 5 * min },
+    { type: 'tick', at: T0 + 10 * min },
+  ]);
+  assert.ok(effects.some((e) => e.type === 'stop' && e.id === 'evening'));
+  const l = logs(effects);
+  assert.is(l.length, 1);
+  assert.equal({ outcome: l[0]!.outcome, rule: l[0]!.rule, end: l[0]!.end }, { outcome: 'played', rule: 'quiet-hours', end: new Date(T0 + 10 * min).toISOString() });
 });
 
 test.run();
