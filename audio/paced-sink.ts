@@ -1,0 +1,224 @@
+import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
+import type { Logger } from '../lib/log.js';
+import { PCM, type AudioSink, type PlayOptions, type SinkEndReason, type SinkEvents } from './types.js';
+
+// The engine behind the sinks that have no hardware clock (NullSink,
+// WavFileSink): it behaves like an always-on sound card. A real timer fires
+// every period; each tick "plays" exactly the frames that wall-clock time
+// says have elapsed since start() — samples of the current stream while it
+// has data, silence otherwise (an underrun, as on a card). So frame k of the
+// output is always the sound of time startedAt + k/48 ms, and every event
+// time is computed from a frame position, not from when a timer happened to
+// fire.
+
+const BYTES_PER_FRAME = PCM.channels * (PCM.bitDepth / 8);
+/** Frames per ms. */
+const FPMS = PCM.sampleRate / 1000;
+
+export interface PacedSinkOptions {
+  /** Pacing period (ms): the most a preempted stream plays on after play(). Default 10. */
+  periodMs?: number;
+  /** Epoch ms source for startedAt and event times (tests inject a clock). Pacing itself uses real timers. */
+  now?: () => number;
+  log?: Logger;
+}
+
+/** One stream's life in the output, in frames since start(); JSON-able. */
+export interface TimelineEntry {
+  id: string;
+  /** now() when play() was called. */
+  requestedAtMs: number;
+  /** Frame position of play(): the output was filled up to here, the stream plays from here on. */
+  requestedFrame: number;
+  /** First frame of the stream's audio; null if it ended before any sample played. */
+  startFrame: number | null;
+  /** Frame just after its last sample (exclusive); null while it plays. */
+  endFrame: number | null;
+  reason: SinkEndReason | null;
+}
+
+interface Playing {
+  entry: TimelineEntry;
+  stream: Readable;
+  /** Bytes read from the stream but not yet played (always whole frames once carry is split off). */
+  pending: Buffer | null;
+  carry: Buffer | null;
+  sourceEnded: boolean;
+  failed: Error | null;
+  detach: () => void;
+}
+
+export abstract class PacedSink extends EventEmitter implements AudioSink {
+  abstract readonly kind: 'wav' | 'null';
+  /** Every stream played since start(), in order. */
+  readonly timeline: TimelineEntry[] = [];
+  protected readonly periodMs: number;
+  protected readonly now: () => number;
+  protected readonly log: Logger | undefined;
+  private startedAtMs: number | null = null;
+  private t0 = 0;
+  /** Frames output since start(). */
+  protected frames = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private cur: Playing | null = null;
+  private zeros = Buffer.alloc(0);
+
+  constructor(opts: PacedSinkOptions = {}) {
+    super();
+    this.periodMs = opts.periodMs ?? 10;
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log;
+  }
+
+  /** Hands the next frames (stream audio or silence), in order, to the output. */
+  protected abstract output(chunk: Buffer, isSilence: boolean): void;
+
+  /** Epoch ms (by now()) at which frame 0 played. Throws before start(). */
+  get startedAt(): number {
+    if (this.startedAtMs === null) throw new Error('sink not started');
+    return this.startedAtMs;
+  }
+
+  /** Epoch ms at which output frame `frame` plays. */
+  frameToMs(frame: number): number {
+    return this.startedAt + frame / FPMS;
+  }
+
+  /** Output frame that plays at epoch ms `ms`. */
+  msToFrame(ms: number): number {
+    return Math.round((ms - this.startedAt) * FPMS);
+  }
+
+  get current(): string | null {
+    return this.cur?.entry.id ?? null;
+  }
+
+  async start(): Promise<void> {
+    if (this.timer) return;
+    this.startedAtMs = this.now();
+    this.t0 = performance.now();
+    this.timer = setInterval(() => this.tick(), this.periodMs);
+  }
+
+  play(pcm: Readable, opts: PlayOptions): void {
+    if (!this.timer) throw new Error(`${this.kind} sink: play() before start()`);
+    // Fill the output up to this instant first: the old stream (or silence)
+    // owns every frame before play(), the new one every frame after.
+    this.tick();
+    if (this.cur) this.finish('preempted');
+    const entry: TimelineEntry = { id: opts.id, requestedAtMs: this.now(), requestedFrame: this.frames, startFrame: null, endFrame: null, reason: null };
+    this.timeline.push(entry);
+    const p: Playing = { entry, stream: pcm, pending: null, carry: null, sourceEnded: false, failed: null, detach: () => {} };
+    // Paused mode: the tick pulls exactly what it needs with read(). A
+    // 'readable' listener is what makes 'end' fire once the data is drained;
+    // it also ticks early when the first data arrives, so a stream starts
+    // as soon as it has audio rather than at the next period.
+    const onReadable = () => {
+      if (this.cur === p && p.entry.startFrame === null) this.tick();
+    };
+    const onEnd = () => (p.sourceEnded = true);
+    const onError = (err: Error) => {
+      p.failed = err;
+      p.sourceEnded = true;
+    };
+    pcm.on('readable', onReadable);
+    pcm.once('end', onEnd);
+    pcm.on('error', onError);
+    p.detach = () => {
+      pcm.off('readable', onReadable);
+      pcm.off('end', onEnd);
+      // Keep an error listener: a destroyed source may still report one.
+      pcm.off('error', onError);
+      pcm.on('error', () => {});
+    };
+    this.cur = p;
+  }
+
+  stop(): void {
+    this.tick();
+    if (this.cur) this.finish('stopped');
+  }
+
+  async close(): Promise<void> {
+    if (!this.timer) return;
+    this.tick();
+    if (this.cur) this.finish('stopped');
+    clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Fills the output up to the present. */
+  protected tick(): void {
+    if (!this.timer) return;
+    const target = Math.floor((performance.now() - this.t0) * FPMS);
+    let need = (target - this.frames) * BYTES_PER_FRAME;
+    while (need > 0) {
+      const p = this.cur;
+      const chunk = p ? this.take(p, need) : null;
+      if (p && chunk) {
+        if (p.entry.startFrame === null) {
+          p.entry.startFrame = this.frames;
+          this.emit('started', p.entry.id, this.frameToMs(this.frames));
+        }
+        this.output(chunk, false);
+        this.frames += chunk.length / BYTES_PER_FRAME;
+        need -= chunk.length;
+        continue;
+      }
+      if (p && p.sourceEnded && !p.pending) {
+        this.finish(p.failed ? 'failed' : 'finished');
+        continue;
+      }
+      // Nothing to play now (idle, or the stream's data is late): silence.
+      if (this.zeros.length < need) this.zeros = Buffer.alloc(need);
+      this.output(this.zeros.subarray(0, need), true);
+      this.frames += need / BYTES_PER_FRAME;
+      need = 0;
+    }
+  }
+
+  /** Up to `max` bytes (whole frames) of the stream's buffered audio, or null if none is buffered. */
+  private take(p: Playing, max: number): Buffer | null {
+    while (!p.pending) {
+      if (p.sourceEnded) return null;
+      const got = p.stream.read() as Buffer | null;
+      if (got === null) return null;
+      let buf = p.carry ? Buffer.concat([p.carry, got]) : got;
+      p.carry = null;
+      const odd = buf.length % BYTES_PER_FRAME;
+      if (odd) {
+        p.carry = Buffer.from(buf.subarray(buf.length - odd));
+        buf = buf.subarray(0, buf.length - odd);
+      }
+      if (buf.length) p.pending = buf;
+    }
+    const chunk = p.pending.length <= max ? p.pending : p.pending.subarray(0, max);
+    p.pending = chunk === p.pending ? null : p.pending.subarray(max);
+    return chunk;
+  }
+
+  private finish(reason: SinkEndReason): void {
+    const p = this.cur;
+    if (!p) return;
+    this.cur = null;
+    p.detach();
+    const e = p.entry;
+    e.endFrame = this.frames;
+    e.reason = reason;
+    if (reason === 'failed') this.log?.warn({ err: p.failed, stream: e.id }, 'stream failed while playing');
+    // The sink owns the stream from play() on: a cut stream is destroyed so
+    // its producer (ffmpeg) stops at once.
+    if (reason === 'preempted' || reason === 'stopped') p.stream.destroy();
+    const playedMs = e.startFrame === null ? 0 : (e.endFrame - e.startFrame) / FPMS;
+    this.emit('ended', e.id, this.frameToMs(e.endFrame), reason, playedMs);
+  }
+
+  override on<E extends keyof SinkEvents>(event: E, listener: (...args: SinkEvents[E]) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+
+  override off<E extends keyof SinkEvents>(event: E, listener: (...args: SinkEvents[E]) => void): this {
+    return super.off(event, listener as (...args: unknown[]) => void);
+  }
+}
