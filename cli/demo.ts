@@ -73,6 +73,14 @@ async function provisionDemo(reg: Registry, dir: string): Promise<Credentials> {
   return creds;
 }
 
+function hasSoundCard(): boolean {
+  try {
+    return !readFileSync('/proc/asound/cards', 'utf8').includes('no soundcards');
+  } catch {
+    return false;
+  }
+}
+
 export const demo = command({
   summary: 'run a sample province on this machine: broker, province services and three village agents (what `npm start` runs)',
   options: {
@@ -114,6 +122,7 @@ export const demo = command({
     const reports = new Reports(dir);
     const services = new ProvinceServices({ registry, library: new AssetLibrary(registry), reports, broker: { url, username: 'console', password: creds.accounts.console!.password }, log });
     await services.start();
+    const soundCard = hasSoundCard();
     const agents = DEVICES.map(([id, zone]) => {
       const d = creds.devices[id]!;
       const config = DeviceConfig.parse({
@@ -124,6 +133,8 @@ export const demo = command({
         keys: { console: registry.publicKeys('console'), dispatch: registry.publicKeys('dispatch') },
         panel: { passwordHash: d.panelHash },
         data: join(dir, 'villages', id),
+        // The sound card when there is one; otherwise each village's horn is a WAV file paced in real time.
+        agent: { audio: soundCard ? { output: 'alsa' } : { output: 'wav', wavFile: join(dir, 'villages', id, 'loa.wav') } },
       });
       const agent = new Agent({ config, log });
       agent.on('applied', (v) => inv.io.err(`  ${id} (${zone}): target ${v} applied, ${agent.store.assets().length} asset(s) on disk`));
@@ -134,6 +145,7 @@ export const demo = command({
       [
         '',
         `Loa demo: province broker on mqtt://${addr.tcp.address}:${addr.tcp.port}, province services, ${agents.length} village agents (state in ${dir})`,
+        soundCard ? 'The villages play through this machine\'s sound card.' : `No sound card here: each village plays into ${join(dir, 'villages', '<id>', 'loa.wav')} in real time.`,
         'Watch what the villages report (state, telemetry, online status) as the province console does:',
         `  mosquitto_sub -h ${addr.tcp.address} -p ${addr.tcp.port} -V mqttv311 -v -i console:watch -u console -P '${c.password}' -t 'loa/v1/d/+/state' -t 'loa/v1/d/+/telemetry' -t 'loa/v1/d/+/status'`,
         `Give a village a new target from another terminal: loa library add FILE --title … --data ${dir}, then loa target set ID --spec FILE --data ${dir}.`,

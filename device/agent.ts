@@ -16,6 +16,19 @@ import { recoverAssets } from './recovery.js';
 import { DeviceStore } from './store.js';
 import { SyncRunner } from './sync-runner.js';
 import { cpuTemperatureC, freeBytes, ntpSynchronised } from './system-probe.js';
+import { ClockTrust } from './clock.js';
+import type { PlayLogData } from './arbiter.js';
+import { PlaybackEngine } from './playback.js';
+import { Scheduler } from './scheduler.js';
+import { EmergencyDesk } from './emergency-desk.js';
+import { EmergencyRateLimit } from './emergency.js';
+import { RelayController, systemClock } from './relay-controller.js';
+import { openRelay } from './relay-open.js';
+import { effectiveRules } from '../schedules/rules.js';
+import { checkProgrammes } from '../schedules/plan.js';
+import type { AudioSink } from '../audio/types.js';
+import { LiveControl, TimeBeacon } from '../protocol/payloads.js';
+import { zoneContains } from '../protocol/ids.js';
 
 // The village agent's composition: store, asset files, MQTT link, sync and
 // outbox, wired to the loa/v1 contract. Constructing it does nothing;
@@ -24,7 +37,12 @@ import { cpuTemperatureC, freeBytes, ntpSynchronised } from './system-probe.js';
 export interface AgentDeps {
   config: DeviceConfig;
   log: Logger;
-  now?: () => number;
+  /** The agent's clock: NTP, RTC or the province's beacon vouch for it (tests inject one). */
+  clock?: ClockTrust;
+  /** Audio output; by default built from config.agent.audio. */
+  sink?: AudioSink;
+  /** Amplifier relay; by default opened from config.agent.relay. */
+  relay?: RelayController | null;
 }
 
 export interface AgentEvents {
@@ -40,9 +58,16 @@ export class Agent extends EventEmitter<AgentEvents> {
   readonly link: MqttLink;
   readonly sync: SyncRunner;
   readonly outbox: OutboxSender;
+  readonly clock: ClockTrust;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #verifier: Verifier;
+  readonly #deps: AgentDeps;
+  #sink: AudioSink | null = null;
+  #relay: RelayController | null = null;
+  #engine: PlaybackEngine | null = null;
+  #scheduler: Scheduler | null = null;
+  #desk: EmergencyDesk | null = null;
   readonly #id: string;
   #target: TargetState | null = null;
   #receivedVersion: number | null = null;
@@ -58,7 +83,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.config = c;
     this.#id = c.device.id;
     this.#log = deps.log.child({ device: c.device.id });
-    this.#now = deps.now ?? Date.now;
+    this.#deps = deps;
+    this.clock =
+      deps.clock ??
+      new ClockTrust({ wall: Date.now, mono: () => performance.now(), ntp: () => ntpSynchronised(), rtc: c.agent.clock.rtc, beaconTrustMs: c.agent.clock.beaconTrustMs, correctAboveMs: c.agent.clock.correctAboveMs });
+    this.#now = () => this.clock.now();
     this.#verifier = new Verifier(c.keys.console);
     mkdirSync(c.data, { recursive: true, mode: 0o700 });
     this.store = new DeviceStore(join(c.data, 'device.sqlite'), { outboxMax: c.agent.outboxMax });
@@ -140,18 +169,88 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.#publishState();
     });
     this.link.on('message', (topic, payload) => this.#onMessage(topic, payload));
+    await this.#startPlayback();
     this.sync.setTarget(this.#target);
     this.link.start();
     this.#timers.push(setInterval(() => this.sync.tick(), 1000));
+    this.#timers.push(setInterval(() => this.#scheduler?.tick(), 500));
     this.#timers.push(setInterval(() => this.#publishTelemetry(true), this.config.agent.heartbeatSec * 1000));
     this.#timers.push(setInterval(() => this.outbox.kick(), 5000));
     this.#log.info({ zone: this.config.device.zone, data: this.config.data, version: loaVersion(), target: this.#receivedVersion }, 'agent started');
+  }
+
+  async #startPlayback(): Promise<void> {
+    const c = this.config;
+    this.#sink = this.#deps.sink ?? (await createSink(c, this.#log));
+    await this.#sink.start();
+    if (this.#deps.relay !== undefined) this.#relay = this.#deps.relay;
+    else {
+      const relay = await openRelay({ driver: c.agent.relay.driver, pin: c.agent.relay.pin, activeLow: c.agent.relay.activeLow, gpioChip: c.agent.relay.gpioChip, gpiosetPath: c.agent.relay.gpiosetPath }, this.#log);
+      const { warmUpMs, idleOffMs, maxOnMs, cooldownMs } = c.agent.relay;
+      this.#relay = new RelayController({ relay, clock: systemClock, log: this.#log, timing: { warmUpMs, idleOffMs, maxOnMs, cooldownMs } });
+    }
+    this.#relay?.on('changed', () => this.#publishTelemetry(false));
+    const record = (data: PlayLogData) => this.record('play', data);
+    const hasAsset = (sha: string) => this.store.asset(sha) !== null;
+    this.#engine = new PlaybackEngine({
+      sink: this.#sink,
+      relay: this.#relay,
+      assetPath: (sha) => (hasAsset(sha) ? this.files.path(sha) : null),
+      log: this.#log,
+      now: this.#now,
+      clockTrusted: () => this.clock.trusted,
+      record,
+      emergency: (id, status, reason) => this.#desk?.onPlayer(id, status, reason),
+    });
+    this.#engine.start();
+    this.#sink.on('started', () => this.#publishTelemetry(false));
+    this.#sink.on('ended', () => this.#publishTelemetry(false));
+    this.#desk = new EmergencyDesk({
+      deviceId: this.#id,
+      zone: c.device.zone,
+      verifier: new Verifier(c.keys.dispatch),
+      store: this.store,
+      now: this.#now,
+      clockTrusted: () => this.clock.trusted,
+      volume: () => effectiveRules(this.#target?.rules ?? []).emergencyVolume,
+      hasAsset,
+      fetchNow: (asset, until) => this.sync.fetchNow(asset, until),
+      dispatch: (ev) => this.#engine!.dispatch(ev),
+      record: (kind, data) => this.record(kind, data),
+      skewMs: c.agent.emergency.skewMs,
+      rate: new EmergencyRateLimit(c.agent.emergency.maxStarts, c.agent.emergency.perMs),
+      log: this.#log,
+    });
+    this.#scheduler = new Scheduler({
+      now: this.#now,
+      mono: () => performance.now(),
+      target: () => {
+        const t = this.#target;
+        const stored = this.store.target();
+        if (!t || !stored || stored.version !== t.version) return null;
+        // Only what is on the device can be planned; an item whose asset is still missing is refused as such.
+        return { state: { ...t, assets: t.assets.filter((a) => hasAsset(a.sha256)) }, receivedAt: Date.parse(stored.receivedAt) };
+      },
+      done: { has: (k) => this.store.planDone(k), add: (k, at) => this.store.markPlanDone(k, at), prune: (b) => this.store.prunePlanDone(b) },
+      dispatch: (ev) => this.#engine!.dispatch(ev),
+      record,
+      graceMs: c.agent.schedule.graceMs,
+      log: this.#log,
+    });
+  }
+
+  /** What plays now, the amplifier and the arbiter's state (the local panel reads these). */
+  get playback(): PlaybackEngine | null {
+    return this.#engine;
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const t of this.#timers) clearInterval(t);
+    await this.#engine?.stop();
+    await this.#sink?.close();
+    await this.#relay?.close();
     this.sync.stop();
     this.outbox.stop();
     await this.link.stop({ topic: topics.status(this.#id), payload: encodePayload('status', { state: 'offline', reason: 'shutdown', at: this.#iso() } satisfies DeviceStatus) });
@@ -179,12 +278,37 @@ export class Agent extends EventEmitter<AgentEvents> {
         return this.sync.onChunk(header, data);
       }
       if (t.kind === 'device' && t.sub === 'log/ack') return this.outbox.onAck(decodePayload('log/ack', LogAck, payload));
-      // Emergency, live and time topics belong to playback, which this build does not include yet.
-      this.#log.debug({ topic }, 'message for a subsystem this build does not run');
+      if (t.kind === 'zone-emergency' || t.kind === 'device-emergency') return this.#desk?.handle(payload);
+      if (t.kind === 'time') return this.#onBeacon(payload);
+      if (t.kind === 'zone-live') return this.#onLive(payload);
+      this.#log.debug({ topic }, 'message on a topic the agent does not act on');
     } catch (e) {
       // Bad input from the network is logged and dropped; it never stops the agent.
       this.#log.warn({ topic, err: isLoaError(e) ? e.toJSON() : reasonOf(e) }, 'message rejected');
     }
+  }
+
+  #onBeacon(payload: Buffer): void {
+    const beacon = decodeSigned('time', 'time', TimeBeacon, payload, this.#verifier).payload;
+    const wasTrusted = this.clock.trusted;
+    const r = this.clock.onBeacon(beacon);
+    if (!r.ok) return this.#log.warn({ seq: beacon.seq, reason: r.reason }, 'time beacon refused');
+    if (r.correctedByMs) this.#log.warn({ correctedByMs: r.correctedByMs, seq: beacon.seq }, 'clock corrected by the province time beacon');
+    if (!wasTrusted && this.clock.trusted) this.#publishTelemetry(true);
+  }
+
+  #onLive(payload: Buffer): void {
+    const live = decodeSigned('zone-live', 'live', LiveControl, payload, this.#verifier).payload;
+    if (!zoneContains(live.zone, this.config.device.zone)) return;
+    const now = this.#now();
+    if (this.clock.trusted && now >= Date.parse(live.expiresAt)) return this.#log.warn({ live: live.id }, 'live control expired; ignored');
+    if (live.type === 'stop') return this.#engine?.dispatch({ type: 'cancel', id: live.id, at: now, reason: 'live relay stopped by the province' });
+    const rules = effectiveRules(this.#target?.rules ?? []);
+    this.#engine?.dispatch({
+      type: 'request',
+      at: now,
+      req: { id: live.id, level: 'live', source: 'live', ...(live.title ? { title: live.title } : {}), segments: [{ kind: 'stream', url: live.url, durationMs: null }], volume: rules.defaultVolume, resumable: false, notAfter: null, endBy: this.clock.trusted ? Date.parse(live.expiresAt) : null, requiresTrustedClock: false },
+    });
   }
 
   #onTarget(payload: Buffer): void {
@@ -192,6 +316,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     try {
       target = decodeSigned('target', 'target', TargetState, payload, this.#verifier).payload;
       if (target.device !== this.#id) throw new LoaError('LOA_E_TARGET_REJECTED', `target addressed to ${target.device}, not to this device`);
+      const bad = checkProgrammes(target.programmes);
+      if (bad.length) throw new LoaError('LOA_E_TARGET_REJECTED', `target has programmes that cannot be scheduled: ${bad.map((e) => e.message).join('; ')}`);
     } catch (e) {
       const err = isLoaError(e) && e.code === 'LOA_E_TARGET_REJECTED' ? e : new LoaError('LOA_E_TARGET_REJECTED', `target refused: ${reasonOf(e)}`, { cause: e });
       return this.#reject(err);
@@ -239,18 +365,17 @@ export class Agent extends EventEmitter<AgentEvents> {
     const free = freeBytes(this.config.data);
     const stored = this.store.target();
     const dropped = Object.values(this.store.dropped()).reduce((a, b) => a + b, 0);
-    const ntp = ntpSynchronised();
     return {
       at: this.#iso(),
       agent: loaVersion(),
       uptimeSec: Math.floor((this.#now() - this.#startedAt) / 1000),
       appliedVersion: stored?.appliedAt ? stored.version : null,
-      playing: null,
-      volume: 0,
-      amplifier: 'off',
+      playing: this.#engine?.nowPlaying ?? null,
+      volume: this.#engine?.volume ?? effectiveRules(this.#target?.rules ?? []).defaultVolume,
+      amplifier: this.#relay?.state ?? 'off',
       disk: { freeBytes: free, usedBytes: this.store.storedBytes(), budgetBytes: this.config.agent.diskBudgetBytes, full: this.sync.noRoom.length > 0 },
       cpuTempC: cpuTemperatureC(),
-      clock: { trusted: ntp, source: ntp ? 'ntp' : 'none' },
+      clock: { trusted: this.clock.trusted, source: this.clock.source },
       rttMs: this.link.rttMs,
       ...(dropped ? { outboxDropped: dropped } : {}),
     };
@@ -260,10 +385,28 @@ export class Agent extends EventEmitter<AgentEvents> {
   #publishTelemetry(force: boolean): void {
     if (!this.link.connected) return;
     const t = this.telemetry();
-    const key = JSON.stringify([t.appliedVersion, t.disk.full, t.playing, t.volume, t.amplifier, t.clock]);
+    const key = JSON.stringify([t.appliedVersion, t.disk.full, t.playing?.level, t.playing?.title, t.playing?.since, t.volume, t.amplifier, t.clock]);
     if (!force && key === this.#lastTelemetryKey) return;
     this.#lastTelemetryKey = key;
     this.emit('telemetry', t);
     void this.link.publish(topics.telemetry(this.#id), encodePayload('telemetry', t), { qos: 0 }).catch(() => {});
+  }
+}
+
+/** The configured audio output: ALSA through `speaker` in a child process, a WAV file, or nothing. */
+export async function createSink(c: DeviceConfig, log: Logger): Promise<AudioSink> {
+  switch (c.agent.audio.output) {
+    case 'wav': {
+      const { WavFileSink } = await import('../audio/wav-sink.js');
+      return new WavFileSink({ file: c.agent.audio.wavFile ?? join(c.data, 'output.wav'), log });
+    }
+    case 'null': {
+      const { NullSink } = await import('../audio/null-sink.js');
+      return new NullSink({ log });
+    }
+    case 'alsa': {
+      const { AlsaSink } = await import('../audio/alsa-sink.js');
+      return new AlsaSink({ log, device: c.agent.audio.device });
+    }
   }
 }

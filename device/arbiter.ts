@@ -225,7 +225,7 @@ function suspendOrLog(s: ArbiterState, cur: Playing, at: number, by: Level, effe
 function expire(s: ArbiterState, at: number, effects: Effect[]): ArbiterState {
   const waiting = s.waiting.filter((w) => {
     if (open(w.req, at)) return true;
-    effects.push(logOf(w.req, 'refused', at, { rule: 'window-closed', reason: 'its window closed while a higher or earlier item played' }));
+    effects.push(logOf(w.req, 'refused', at, { rule: 'overlap', reason: 'its window closed while a higher or earlier item played' }));
     return false;
   });
   const suspended = s.suspended.filter((p) => {

@@ -34,6 +34,55 @@ export const AgentSettings = z.strictObject({
   outboxMax: z.int().min(100).max(1_000_000).default(50_000),
   logBatch: z.int().min(1).max(200).default(100),
   logAckTimeoutMs: z.int().min(500).default(15_000),
+  audio: z
+    .strictObject({
+      /** alsa: the sound card through `speaker` in a supervised child; wav: a WAV file paced in real time; null: nothing. */
+      output: z.enum(['alsa', 'wav', 'null']).default('alsa'),
+      /** ALSA PCM name; it must be shareable (default, dmix, PipeWire) for the warm standby child. */
+      device: z.string().min(1).default('default'),
+      /** For output 'wav': the file (default <data>/output.wav). */
+      wavFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  relay: z
+    .strictObject({
+      driver: z.enum(['auto', 'sysfs', 'gpioset', 'noop']).default('auto'),
+      /** BCM number of the pin driving the amplifier relay; null: no relay (a logged no-op). */
+      pin: z.int().min(0).max(57).nullable().default(null),
+      activeLow: z.boolean().default(false),
+      gpioChip: z.string().min(1).default('gpiochip0'),
+      gpiosetPath: z.string().min(1).default('gpioset'),
+      warmUpMs: z.int().min(0).max(30_000).default(1500),
+      idleOffMs: z.int().min(0).default(30_000),
+      maxOnMs: z.int().min(60_000).default(4 * 3600_000),
+      cooldownMs: z.int().min(0).default(10 * 60_000),
+    })
+    .prefault({}),
+  clock: z
+    .strictObject({
+      /** The board has a battery-backed RTC the technician vouches for. */
+      rtc: z.boolean().default(false),
+      /** How long a time beacon keeps the clock trusted without NTP. */
+      beaconTrustMs: z.int().min(60_000).default(6 * 3600_000),
+      /** A beacon further than this from the system clock moves the agent's clock to it. */
+      correctAboveMs: z.int().min(100).default(2000),
+    })
+    .prefault({}),
+  emergency: z
+    .strictObject({
+      /** How far ahead of this device's clock an emergency's issued-at may be. */
+      skewMs: z.int().min(0).default(120_000),
+      /** At most this many emergency starts per `perMs` (a flood of valid commands is refused). */
+      maxStarts: z.int().min(1).default(6),
+      perMs: z.int().min(1000).default(10 * 60_000),
+    })
+    .prefault({}),
+  schedule: z
+    .strictObject({
+      /** An item due this long ago is still started (a late boot, a small clock step); older ones are not caught up. */
+      graceMs: z.int().min(0).max(3600_000).default(5 * 60_000),
+    })
+    .prefault({}),
 });
 export type AgentSettings = z.output<typeof AgentSettings>;
 
@@ -51,4 +100,8 @@ export const DEVICE_ENV = {
   LOA_DEVICE_DISK_BUDGET: { path: 'agent.diskBudgetBytes', kind: 'int' },
   LOA_DEVICE_CHUNK_SIZE: { path: 'agent.chunkSize', kind: 'int' },
   LOA_DEVICE_WINDOW: { path: 'agent.window', kind: 'int' },
+  LOA_DEVICE_AUDIO_OUTPUT: { path: 'agent.audio.output', kind: 'string' },
+  LOA_DEVICE_ALSA_DEVICE: { path: 'agent.audio.device', kind: 'string' },
+  LOA_DEVICE_RELAY_PIN: { path: 'agent.relay.pin', kind: 'int' },
+  LOA_DEVICE_RELAY_ACTIVE_LOW: { path: 'agent.relay.activeLow', kind: 'bool' },
 } as const;

@@ -47,6 +47,10 @@ const MIGRATIONS = [
   CREATE TABLE seen_emergencies (id TEXT PRIMARY KEY, seen_at TEXT NOT NULL, expires_at TEXT NOT NULL);
   CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   `,
+  `
+  -- Plan items already started, refused or missed: nothing is played twice, even across restarts and clock jumps.
+  CREATE TABLE plan_done (key TEXT PRIMARY KEY, at TEXT NOT NULL);
+  `,
 ];
 
 /**
@@ -231,6 +235,21 @@ export class DeviceStore {
 
   dropped(): Record<string, number> {
     return Object.fromEntries((this.db.prepare('SELECT kind, count FROM outbox_dropped').all() as { kind: string; count: number }[]).map((r) => [r.kind, r.count]));
+  }
+
+  // ------------------------------------------------------------ plan items
+
+  planDone(key: string): boolean {
+    return !!this.db.prepare('SELECT 1 FROM plan_done WHERE key = ?').get(key);
+  }
+
+  markPlanDone(key: string, at: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO plan_done (key, at) VALUES (?, ?)').run(key, at);
+  }
+
+  /** Forgets plan items older than `before` (ISO); keys carry their date, so old ones can never come back. */
+  prunePlanDone(before: string): void {
+    this.db.prepare('DELETE FROM plan_done WHERE at < ?').run(before);
   }
 
   // ------------------------------------------------ emergencies, settings

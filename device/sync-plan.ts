@@ -17,6 +17,8 @@ export interface DiskBudget {
 
 export interface SyncInput {
   target: TargetState | null;
+  /** Assets an emergency needs now: fetched before everything else and never deleted while listed. */
+  urgent?: readonly AssetRef[];
   stored: readonly { sha256: string; size: number; reserve: boolean }[];
   nowMs: number;
   budget: DiskBudget;
@@ -45,8 +47,13 @@ export function firstUse(target: TargetState, nowMs: number): Map<string, number
 }
 
 export function planSync(input: SyncInput): SyncPlan {
-  const { target, stored, budget } = input;
-  if (!target) return { fetch: [], noRoom: [], remove: [], complete: false };
+  const { stored, budget } = input;
+  const urgent = input.urgent ?? [];
+  if (!input.target && !urgent.length) return { fetch: [], noRoom: [], remove: [], complete: false };
+  const base: TargetState = input.target ?? { device: '', zone: '', version: 0, issuedAt: '', assets: [], programmes: [], rules: [] };
+  const urgentSet = new Set(urgent.map((a) => a.sha256));
+  // Urgent clips count as reserve clips: the disk reserve exists for them.
+  const target: TargetState = { ...base, assets: [...urgent.map((a) => ({ ...a, reserve: true })), ...base.assets.filter((a) => !urgentSet.has(a.sha256))] };
   const wanted = new Map(target.assets.map((a) => [a.sha256, a]));
   const storedSet = new Set(stored.map((s) => s.sha256));
   const remove = stored.filter((s) => !wanted.has(s.sha256)).map((s) => s.sha256);
@@ -56,6 +63,7 @@ export function planSync(input: SyncInput): SyncPlan {
   const missing = target.assets.filter((a) => !storedSet.has(a.sha256));
   const first = firstUse(target, input.nowMs);
   missing.sort((a, b) => {
+    if (urgentSet.has(a.sha256) !== urgentSet.has(b.sha256)) return urgentSet.has(a.sha256) ? -1 : 1;
     if (!!a.reserve !== !!b.reserve) return a.reserve ? -1 : 1;
     const ta = first.get(a.sha256) ?? Infinity;
     const tb = first.get(b.sha256) ?? Infinity;
@@ -77,5 +85,7 @@ export function planSync(input: SyncInput): SyncPlan {
       disk -= a.size;
     } else noRoom.push(a);
   }
-  return { fetch, noRoom, remove, complete: missing.length === 0 };
+  // "Complete" speaks of the target; an urgent clip still missing does not make it incomplete.
+  const complete = input.target !== null && missing.every((a) => urgentSet.has(a.sha256) && !base.assets.some((b) => b.sha256 === a.sha256));
+  return { fetch, noRoom, remove, complete };
 }

@@ -41,6 +41,7 @@ export class SyncRunner extends EventEmitter<SyncRunnerEvents> {
   #failedAt = new Map<string, number>();
   #retryTimer: NodeJS.Timeout | null = null;
   #plan: SyncPlan | null = null;
+  #urgent = new Map<string, { asset: AssetRef; until: number }>();
   #state: SyncState = 'idle';
   lastError: LoaError | null = null;
   /** Chunk requests sent since start, over all transfers. */
@@ -74,6 +75,18 @@ export class SyncRunner extends EventEmitter<SyncRunnerEvents> {
     const cur = this.#transfer;
     if (cur && target && !target.assets.some((a) => a.sha256 === cur.asset.sha256)) cur.abort();
     this.#failedAt.clear();
+    this.kick();
+  }
+
+  /**
+   * Fetches an asset ahead of everything else (an emergency's clip) and keeps
+   * it until `untilMs`, even if the target does not list it.
+   */
+  fetchNow(asset: AssetRef, untilMs: number): void {
+    this.#urgent.set(asset.sha256, { asset, until: untilMs });
+    const cur = this.#transfer;
+    if (cur && cur.asset.sha256 !== asset.sha256 && !this.#urgent.has(cur.asset.sha256)) cur.abort();
+    this.#failedAt.delete(asset.sha256);
     this.kick();
   }
 
@@ -126,8 +139,11 @@ export class SyncRunner extends EventEmitter<SyncRunnerEvents> {
 
   #computePlan(): SyncPlan {
     const { store, settings } = this.#d;
+    const now = this.#d.now();
+    for (const [sha, u] of this.#urgent) if (u.until <= now) this.#urgent.delete(sha);
     this.#plan = planSync({
       target: this.#target,
+      urgent: [...this.#urgent.values()].map((u) => u.asset),
       stored: store.assets(),
       nowMs: this.#d.now(),
       budget: { budgetBytes: settings.diskBudgetBytes, reserveBytes: settings.emergencyReserveBytes, freeBytes: this.#d.freeBytes(), minFreeBytes: settings.minFreeBytes },
@@ -139,7 +155,7 @@ export class SyncRunner extends EventEmitter<SyncRunnerEvents> {
     const { store, files, log } = this.#d;
     while (!this.#stopped) {
       const target = this.#target;
-      if (!target) return this.#setState('idle');
+      if (!target && !this.#urgent.size) return this.#setState('idle');
       const plan = this.#computePlan();
       for (const sha of plan.remove) {
         // Row first, then file: a row never points to a missing file.
@@ -147,7 +163,7 @@ export class SyncRunner extends EventEmitter<SyncRunnerEvents> {
         files.remove(sha);
         log.info({ asset: sha }, 'asset no longer referenced; deleted');
       }
-      const wanted = new Set(target.assets.map((a) => a.sha256));
+      const wanted = new Set([...(target?.assets ?? []).map((a) => a.sha256), ...this.#urgent.keys()]);
       for (const p of store.partials()) {
         if (wanted.has(p.sha256)) continue;
         store.removePartial(p.sha256);
@@ -158,7 +174,7 @@ export class SyncRunner extends EventEmitter<SyncRunnerEvents> {
         this.lastError = new LoaError('LOA_E_DISK_BUDGET', `${plan.noRoom.length} asset(s), ${bytes} bytes, do not fit the disk budget or free space`, { context: { assets: plan.noRoom.map((a) => a.sha256) } });
         log.error({ assets: plan.noRoom.length, bytes }, 'assets do not fit the disk budget');
       }
-      if (plan.complete) {
+      if (plan.complete && target) {
         const stored = store.target();
         if (stored && stored.version === target.version && !stored.appliedAt) {
           store.markApplied(target.version, new Date(this.#d.now()).toISOString());
@@ -167,8 +183,9 @@ export class SyncRunner extends EventEmitter<SyncRunnerEvents> {
           this.#setState('idle');
           this.emit('applied', target.version);
         }
-        return this.#setState('idle');
+        if (!plan.fetch.length) return this.#setState('idle');
       }
+      if (!plan.fetch.length && !plan.noRoom.length) return this.#setState('idle');
       const now = this.#d.now();
       const next = plan.fetch.find((a) => (this.#failedAt.get(a.sha256) ?? -Infinity) + this.#d.settings.retryMs <= now);
       if (!next) {

@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   LOA_E_EMERGENCY_RATE: 'too many emergency commands in a short time',
   LOA_E_EMERGENCY_INVALID: 'emergency command is inconsistent',
   LOA_E_BEACON_REJECTED: 'time beacon refused',
+  LOA_E_AUDIO_OUTPUT: 'the audio output failed',
+  LOA_E_RELAY: 'the amplifier relay cannot be switched',
   // identifiers
   LOA_E_ID_INVALID: 'identifier is not allowed',
   LOA_E_ZONE_PATH_INVALID: 'zone path is not allowed',

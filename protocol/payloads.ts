@@ -133,6 +133,7 @@ export const NowPlaying = z.strictObject({
   emergency: Uuid.optional(),
   since: Instant,
 });
+export type NowPlaying = z.infer<typeof NowPlaying>;
 
 export const Telemetry = z.strictObject({
   at: Instant,

@@ -113,7 +113,7 @@ async function main(): Promise<void> {
         keys: { console: reg.publicKeys('console'), dispatch: reg.publicKeys('dispatch') },
         panel: { passwordHash: d.panelHash },
         data: join(dir, 'agents', d.id),
-        agent: { heartbeatSec: 300, ...(JSON.parse(opt.agent!) as object) },
+        agent: { heartbeatSec: 300, audio: { output: 'null' }, ...(JSON.parse(opt.agent!) as object) },
       }),
     );
     return file;

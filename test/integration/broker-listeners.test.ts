@@ -70,7 +70,7 @@ test('a village agent syncs over TLS, trusting only the CA from its bundle', asy
   const v = setTarget(p.registry, library, 't3b', { assets: [asset.sha256], reserve: [], programmes: [], rules: [] }, 'test');
   services.publishTargets();
   const bundle = p.devices.t3b!.bundle;
-  const agent = new Agent({ config: DeviceConfig.parse({ ...bundle, broker: { ...bundle.broker, urls: [`mqtts://127.0.0.1:${port}`], ca: certs.ca }, data: join(tempDir(), 't3b') }), log: silentLogger() });
+  const agent = new Agent({ config: DeviceConfig.parse({ ...bundle, broker: { ...bundle.broker, urls: [`mqtts://127.0.0.1:${port}`], ca: certs.ca }, data: join(tempDir(), 't3b'), agent: { audio: { output: 'null' } } }), log: silentLogger() });
   try {
     await agent.start();
     await waitFor(() => agent.store.target()?.version === v && agent.store.target()?.appliedAt, { timeoutMs: 15_000, what: 'applied over TLS' });

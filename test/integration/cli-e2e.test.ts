@@ -75,7 +75,7 @@ test('provision → broker → console services → library → target → agent
   await subscribe(watcher, [topics.state('thon-3-a')]);
 
   const agentData = join(dir, 'agent');
-  const agent = spawn(process.execPath, [LOA_BIN, 'device', '--config', bundleFile, '--data', agentData, '--broker', broker.url], { env: { ...process.env, LOA_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const agent = spawn(process.execPath, [LOA_BIN, 'device', '--config', bundleFile, '--data', agentData, '--broker', broker.url], { env: { ...process.env, LOA_LOG_LEVEL: 'info', LOA_DEVICE_AUDIO_OUTPUT: 'null' }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(agent);
   await waitFor(() => states.some((s) => s.appliedVersion === 1), { timeoutMs: 20_000, what: 'the agent reports target 1 applied' });
   assert.is(createHash('sha256').update(readFileSync(join(agentData, 'assets', asset.sha256))).digest('hex'), asset.sha256);

@@ -74,7 +74,7 @@ test('an agent syncs through Mosquitto and its play log reaches the province', a
   const v = setTarget(p.registry, lib, 't3a', { assets: assets.map((a) => a.sha256), reserve: [], programmes: [], rules: [] }, 'test');
   services.publishTargets();
   const b = p.devices.t3a!.bundle;
-  agent = new Agent({ config: DeviceConfig.parse({ ...b, broker: { ...b.broker, urls: [m.url] }, data: join(tempDir(), 't3a'), agent: { responseTimeoutMs: 1500, logAckTimeoutMs: 2000 } }), log: silentLogger() });
+  agent = new Agent({ config: DeviceConfig.parse({ ...b, broker: { ...b.broker, urls: [m.url] }, data: join(tempDir(), 't3a'), agent: { audio: { output: 'null' }, responseTimeoutMs: 1500, logAckTimeoutMs: 2000 } }), log: silentLogger() });
   await agent.start();
   await waitFor(() => agent!.store.target()?.appliedAt && agent!.store.target()?.version === v, { timeoutMs: 20_000, what: 'applied through mosquitto' });
   for (const a of assets) assert.is(fileSha(agent.files.path(a.sha256)), a.sha256);

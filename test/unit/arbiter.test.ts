@@ -89,7 +89,7 @@ test('same level: first come, first served; the later one starts when the first 
   ]);
   assert.equal(plays(effects), ['a@0s', 'b@0s']);
   const refused = logs(effects).find((x) => x.outcome === 'refused')!;
-  assert.is(refused.rule, 'window-closed');
+  assert.is(refused.rule, 'overlap', 'the same rule name the day plan uses');
   assert.is(refused.programme, undefined);
   // Emergencies queue behind each other too, rather than cutting one another.
   const e = run([

@@ -1,0 +1,124 @@
+import type { Logger } from '../lib/log.js';
+import type { Programme, TargetState } from '../protocol/payloads.js';
+import { dayPlan, DEFAULT_CHIME_MS, type PlanItem } from '../schedules/plan.js';
+import { addDays, DAY_MS, localDate } from '../schedules/time.js';
+import type { ArbiterEvent, PlayLogData, PlayRequest, Segment } from './arbiter.js';
+
+// Turns the day plan into arbiter requests at the right time. Each plan item
+// is acted on once — started, refused or missed — and that is recorded
+// before anything else happens (plan_done), so nothing plays twice: not after
+// a restart, not after the clock jumps back. An item is started up to
+// `graceMs` after its time (a late boot, a small clock step); later than
+// that it is not caught up.
+
+export interface SchedulerDeps {
+  now: () => number;
+  mono: () => number;
+  target: () => { state: TargetState; receivedAt: number } | null;
+  done: { has(key: string): boolean; add(key: string, atIso: string): void; prune(beforeIso: string): void };
+  dispatch: (ev: ArbiterEvent) => void;
+  record: (data: PlayLogData) => void;
+  graceMs: number;
+  chimeMs?: number;
+  log: Logger;
+}
+
+const iso = (t: number) => new Date(t).toISOString();
+
+export function requestFor(item: PlanItem, programme: Programme | undefined, durations: ReadonlyMap<string, number>, chimeMs: number): PlayRequest {
+  const segments: Segment[] = [];
+  if (programme?.chime) segments.push({ kind: 'tone', tone: 'chime', durationMs: chimeMs });
+  for (const sha of item.playlist) segments.push({ kind: 'asset', sha256: sha, durationMs: durations.get(sha) ?? 0 });
+  return {
+    id: item.key,
+    level: item.level,
+    source: 'programme',
+    title: item.title,
+    segments,
+    volume: item.volume,
+    resumable: item.resumable,
+    notAfter: item.windowEnd,
+    endBy: item.status === 'shortened' ? item.end : item.windowEnd,
+    requiresTrustedClock: true,
+    programme: item.programme,
+  };
+}
+
+export class Scheduler {
+  readonly #d: SchedulerDeps;
+  readonly #log: Logger;
+  #cache = new Map<string, PlanItem[]>();
+  #cacheVersion = -1;
+  #last: { wall: number; mono: number } | null = null;
+  #startedAt: number;
+  #prunedOn = '';
+
+  constructor(deps: SchedulerDeps) {
+    this.#d = deps;
+    this.#log = deps.log.child({ mod: 'scheduler' });
+    this.#startedAt = deps.now();
+  }
+
+  #plan(state: TargetState, date: string): PlanItem[] {
+    if (this.#cacheVersion !== state.version) {
+      this.#cache.clear();
+      this.#cacheVersion = state.version;
+    }
+    let p = this.#cache.get(date);
+    if (!p) {
+      const durations = new Map(state.assets.map((a) => [a.sha256, a.durationMs]));
+      try {
+        p = dayPlan({ date, programmes: state.programmes, durations, rules: state.rules, zone: state.zone, chimeMs: this.#d.chimeMs ?? DEFAULT_CHIME_MS });
+      } catch (e) {
+        this.#log.error({ err: e, date }, 'cannot plan the day; nothing is scheduled for it');
+        p = [];
+      }
+      this.#cache.set(date, p);
+      if (this.#cache.size > 4) this.#cache.delete(this.#cache.keys().next().value!);
+    }
+    return p;
+  }
+
+  tick(): void {
+    const now = this.#d.now();
+    const mono = this.#d.mono();
+    if (this.#last) {
+      const jump = now - this.#last.wall - (mono - this.#last.mono);
+      if (Math.abs(jump) > 60_000) this.#log.warn({ jumpMs: Math.round(jump) }, 'the clock jumped; due items are judged by the new time, none is played twice');
+    }
+    this.#last = { wall: now, mono };
+    const t = this.#d.target();
+    if (!t) return;
+    const { state } = t;
+    const today = localDate(now);
+    const items = [...this.#plan(state, addDays(today, -1)), ...this.#plan(state, today)]
+      .filter((i) => i.offsetMs === 0 && i.start <= now)
+      // Same start: programme id order, as the day plan breaks ties.
+      .sort((a, b) => a.start - b.start || a.programme.localeCompare(b.programme));
+    const durations = new Map(state.assets.map((a) => [a.sha256, a.durationMs]));
+    for (const item of items) {
+      if (this.#d.done.has(item.key)) continue;
+      this.#d.done.add(item.key, iso(now));
+      const late = now - item.start;
+      if (late > this.#d.graceMs) {
+        // Due while the agent was not there to play it (off, or before this target): nothing to report.
+        // Due while it was running but the clock jumped past it: say so.
+        if (item.start >= Math.max(this.#startedAt, t.receivedAt) && item.status !== 'refused') {
+          this.#d.record({ outcome: 'refused', level: item.level, source: 'programme', programme: item.programme, title: item.title, start: iso(now), rule: 'missed', reason: `due at ${iso(item.start)}, ${Math.round(late / 1000)} s ago (the clock jumped): not caught up` });
+        }
+        continue;
+      }
+      if (item.status === 'refused') {
+        this.#d.record({ outcome: 'refused', level: item.level, source: 'programme', programme: item.programme, title: item.title, start: iso(item.start), ...(item.rule ? { rule: item.rule } : {}), ...(item.reason ? { reason: item.reason } : {}) });
+        continue;
+      }
+      const programme = state.programmes.find((p) => p.id === item.programme);
+      this.#d.dispatch({ type: 'request', req: requestFor(item, programme, durations, this.#d.chimeMs ?? DEFAULT_CHIME_MS), at: now });
+    }
+    // Keys name their day; three days back is enough to keep nothing twice.
+    if (today !== this.#prunedOn) {
+      this.#prunedOn = today;
+      this.#d.done.prune(iso(now - 3 * DAY_MS));
+    }
+  }
+}
