@@ -1,5 +1,5 @@
 // The amplifier relay as the playback engine sees it. Implementations live in
-// device/relay*.ts: GPIO through onoff (sysfs) with a libgpiod `gpioset`
+// device/relay*.ts: GPIO through sysfs (written directly, see relay-sysfs.ts) with a libgpiod `gpioset`
 // fallback, and a logged no-op for machines without GPIO. One contract test
 // suite runs against the fake and the real adapters.
 
