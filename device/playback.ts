@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import type { Logger } from '../lib/log.js';
+import { ROOT_DIR } from '../lib/paths.js';
 import { decode, type Decoding } from '../audio/decode.js';
 import { Gain } from '../audio/gain.js';
 import { alertTone, chime, siren } from '../audio/tones.js';
@@ -16,7 +17,7 @@ import type { RelayController } from './relay-controller.js';
 // back as arbiter events. Every arbiter log effect becomes a play-log record
 // in the outbox.
 
-export const CLIPS_DIR = join(import.meta.dirname, 'clips');
+export const CLIPS_DIR = join(ROOT_DIR, 'device', 'clips');
 
 export interface PlaybackDeps {
   sink: AudioSink;
