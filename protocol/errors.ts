@@ -36,6 +36,14 @@ export const ERROR_CODES = {
   LOA_E_BEACON_REJECTED: 'time beacon refused',
   LOA_E_AUDIO_OUTPUT: 'the audio output failed',
   LOA_E_RELAY: 'the amplifier relay cannot be switched',
+  // console
+  LOA_E_UNAUTHENTICATED: 'not logged in, or the session has expired',
+  LOA_E_FORBIDDEN: 'the account may not do this, or not in this zone',
+  LOA_E_CSRF: 'the request lacks the session\'s anti-forgery token',
+  LOA_E_LOGIN_THROTTLED: 'too many failed logins; wait before trying again',
+  LOA_E_NOT_FOUND: 'no such thing',
+  LOA_E_CAP_INVALID: 'CAP alert refused',
+  LOA_E_INTERNAL: 'internal error (logged at the province)',
   // identifiers
   LOA_E_ID_INVALID: 'identifier is not allowed',
   LOA_E_ZONE_PATH_INVALID: 'zone path is not allowed',

@@ -31,6 +31,10 @@ export interface ProvinceServicesDeps {
   pollMs?: number;
   /** Period of the signed time beacon (default 60 s). */
   beaconMs?: number;
+  /** The console's fleet view: gets devices' status, state and telemetry. */
+  fleet?: { onMessage(device: string, kind: 'status' | 'state' | 'telemetry', payload: Buffer): void };
+  /** Called after a log batch is stored (the console's dispatch roll-up listens). */
+  onLogStored?: (device: string, batch: LogBatch) => void;
 }
 
 export interface ServiceStats {
@@ -106,8 +110,8 @@ export class ProvinceServices {
       // Chunk requests at QoS 0: idempotent and retried by the device, so the
       // broker need not store each one in this session (a third of its work).
       // Log batches at QoS 1: they wait in this session while the console restarts.
-      if (!connack.sessionPresent)
-        c.subscribe({ 'loa/v1/d/+/chunk/req': { qos: 0 }, 'loa/v1/d/+/log': { qos: 1 } }, (err) => {
+      // Subscribing again on a present session is harmless and picks up topics added since.
+      c.subscribe({ 'loa/v1/d/+/chunk/req': { qos: 0 }, 'loa/v1/d/+/log': { qos: 1 }, ...(this.#d.fleet ? { 'loa/v1/d/+/status': { qos: 1 }, 'loa/v1/d/+/state': { qos: 1 }, 'loa/v1/d/+/telemetry': { qos: 0 } } : {}) }, (err) => {
         if (err) this.#log.error({ err: err.message }, 'cannot subscribe to device requests');
       });
       // Retained targets survive in the broker, but publishing again after a reconnect costs little and heals a wiped broker.
@@ -183,6 +187,7 @@ export class ProvinceServices {
     try {
       if (t.sub === 'chunk/req') this.#serveChunk(t.deviceId, payload);
       else if (t.sub === 'log') this.#storeLog(t.deviceId, payload);
+      else if (t.sub === 'status' || t.sub === 'state' || t.sub === 'telemetry') this.#d.fleet?.onMessage(t.deviceId, t.sub, payload);
     } catch (e) {
       this.#log.warn({ device: t.deviceId, topic, err: isLoaError(e) ? e.toJSON() : reasonOf(e) }, 'device message rejected');
     }
@@ -222,5 +227,6 @@ export class ProvinceServices {
     this.stats.logRecordsStored += inserted;
     const ack: LogAck = { batch: batch.batch, stored: keys };
     this.#client?.publish(topics.logAck(device), encodePayload('log/ack', ack), { qos: 1 });
+    if (inserted) this.#d.onLogStored?.(device, batch);
   }
 }

@@ -82,6 +82,43 @@ const MIGRATIONS = [
     updated_by TEXT NOT NULL
   );
   `,
+  `
+  -- Programmes and rule profiles belong to zones; a device's target is derived from its zone lineage.
+  CREATE TABLE programmes (
+    id TEXT PRIMARY KEY,
+    zone TEXT NOT NULL REFERENCES zones(path),
+    spec TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_by TEXT NOT NULL
+  );
+  CREATE TABLE rule_profiles (
+    zone TEXT PRIMARY KEY REFERENCES zones(path),
+    spec TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_by TEXT NOT NULL
+  );
+  CREATE TABLE sessions (
+    id_hash TEXT PRIMARY KEY,
+    account TEXT NOT NULL REFERENCES accounts(name),
+    csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+  );
+  CREATE TABLE dispatches (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('start', 'cancel')),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'refused', 'expired')),
+    mode TEXT NOT NULL,
+    command TEXT NOT NULL,
+    zones TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    approved_by TEXT,
+    sent_at TEXT,
+    cap_key TEXT UNIQUE,
+    cancels TEXT
+  );
+  `,
 ];
 
 export interface Zone {

@@ -19,6 +19,21 @@ const MIGRATIONS = [
   ) WITHOUT ROWID;
   CREATE INDEX device_log_kind_at ON device_log(kind, at);
   `,
+  `
+  -- The console's view of each device: kept so "offline since" survives a console restart.
+  CREATE TABLE device_status (
+    device TEXT PRIMARY KEY,
+    online INTEGER NOT NULL,
+    since TEXT NOT NULL,
+    last_seen TEXT,
+    state TEXT,
+    telemetry TEXT
+  ) WITHOUT ROWID;
+  CREATE INDEX device_log_emergency ON device_log(kind, device) WHERE kind = 'emergency-ack';
+  -- Online/offline transitions as the console saw them, for uptime reports.
+  CREATE TABLE device_presence (device TEXT NOT NULL, at TEXT NOT NULL, online INTEGER NOT NULL);
+  CREATE INDEX device_presence_device ON device_presence(device, at);
+  `,
 ];
 
 export class Reports {

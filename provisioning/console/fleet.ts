@@ -1,0 +1,114 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../../lib/log.js';
+import { decodePayload } from '../../protocol/codec.js';
+import { reasonOf } from '../../protocol/errors.js';
+import { DeviceState, DeviceStatus, Telemetry } from '../../protocol/payloads.js';
+import type { Registry } from '../registry.js';
+import type { Reports } from '../reports.js';
+
+// The console's live view of the fleet, fed by what devices publish (status,
+// state, telemetry) and kept in reports.sqlite so "offline since" survives a
+// console restart. Emits 'changed' for the browser's live view.
+
+export interface DeviceView {
+  id: string;
+  zone: string;
+  revoked: boolean;
+  online: boolean;
+  /** When it last went online or offline (null: never heard of). */
+  since: string | null;
+  lastSeen: string | null;
+  state: DeviceState | null;
+  telemetry: Telemetry | null;
+  /** The version the province wants it to hold. */
+  targetVersion: number | null;
+}
+
+interface Row {
+  device: string;
+  online: number;
+  since: string;
+  last_seen: string | null;
+  state: string | null;
+  telemetry: string | null;
+}
+
+export class FleetTracker extends EventEmitter<{ changed: [device: string] }> {
+  readonly #reg: Registry;
+  readonly #reports: Reports;
+  readonly #log: Logger;
+  readonly #now: () => number;
+
+  constructor(deps: { registry: Registry; reports: Reports; log: Logger; now?: () => number }) {
+    super();
+    this.#reg = deps.registry;
+    this.#reports = deps.reports;
+    this.#log = deps.log.child({ mod: 'fleet' });
+    this.#now = deps.now ?? Date.now;
+  }
+
+  #row(device: string): Row | undefined {
+    return this.#reports.db.prepare('SELECT device, online, since, last_seen, state, telemetry FROM device_status WHERE device = ?').get(device) as Row | undefined;
+  }
+
+  /** A message a device published on its status, state or telemetry topic. */
+  onMessage(device: string, kind: 'status' | 'state' | 'telemetry', payload: Buffer): void {
+    if (this.#reg.principal(device)?.kind !== 'device') return;
+    const now = new Date(this.#now()).toISOString();
+    const prev = this.#row(device);
+    try {
+      const db = this.#reports.db;
+      if (kind === 'status') {
+        const s = decodePayload('status', DeviceStatus, payload);
+        const online = s.state === 'online';
+        if (prev && !!prev.online === online) return;
+        db.transaction(() => {
+          db.prepare('INSERT INTO device_status (device, online, since, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET online = excluded.online, since = excluded.since, last_seen = excluded.last_seen').run(device, online ? 1 : 0, now, now);
+          db.prepare('INSERT INTO device_presence (device, at, online) VALUES (?, ?, ?)').run(device, now, online ? 1 : 0);
+        })();
+      } else {
+        const value = kind === 'state' ? decodePayload('state', DeviceState, payload) : decodePayload('telemetry', Telemetry, payload);
+        const col = kind === 'state' ? 'state' : 'telemetry';
+        db.prepare(`INSERT INTO device_status (device, online, since, last_seen, ${col}) VALUES (?, 1, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET ${col} = excluded.${col}, last_seen = excluded.last_seen`).run(device, now, now, JSON.stringify(value));
+      }
+      this.emit('changed', device);
+    } catch (e) {
+      this.#log.warn({ device, kind, err: reasonOf(e) }, 'device report rejected');
+    }
+  }
+
+  view(device: string): DeviceView | null {
+    const d = this.#reg.device(device);
+    if (!d) return null;
+    const r = this.#row(device);
+    const t = this.#reg.db.prepare('SELECT version FROM targets WHERE device = ?').get(device) as { version: number } | undefined;
+    return {
+      id: d.id,
+      zone: d.zone,
+      revoked: d.status === 'revoked',
+      online: !!r?.online,
+      since: r?.since ?? null,
+      lastSeen: r?.last_seen ?? null,
+      state: r?.state ? (JSON.parse(r.state) as DeviceState) : null,
+      telemetry: r?.telemetry ? (JSON.parse(r.telemetry) as Telemetry) : null,
+      targetVersion: t?.version ?? null,
+    };
+  }
+
+  /** Devices within a zone subtree, with the console's filters. */
+  list(scope: string | null, filter: { offlineHours?: number; notApplied?: boolean } = {}): DeviceView[] {
+    const now = this.#now();
+    return this.#reg
+      .devicesIn(scope)
+      .map((d) => this.view(d.id)!)
+      .filter((v) => {
+        if (filter.offlineHours !== undefined) {
+          if (v.online) return false;
+          if (v.since && now - Date.parse(v.since) < filter.offlineHours * 3600_000) return false;
+        }
+        if (filter.notApplied && v.targetVersion !== null && v.state?.appliedVersion === v.targetVersion) return false;
+        if (filter.notApplied && v.targetVersion === null) return false;
+        return true;
+      });
+  }
+}

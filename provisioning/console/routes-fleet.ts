@@ -1,0 +1,75 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { localDate } from '../../schedules/time.js';
+import { dayPlan } from '../../schedules/plan.js';
+import { LocalDate } from '../../protocol/payloads.js';
+import { body, httpError, need, type Ctx } from './app.js';
+import { inScope } from './access.js';
+import { deviceSpec } from '../planning.js';
+
+export function fleetRoutes(app: FastifyInstance, ctx: Ctx): void {
+  app.get('/api/zones', async (req) => {
+    const p = need(req, 'read');
+    const zones = ctx.registry.zones().filter((z) => inScope(p, z.path) || (p.zone !== null && p.zone.startsWith(z.path + '/')));
+    return { zones: zones.map((z) => ({ path: z.path, parent: z.parent, name: z.name, inScope: inScope(p, z.path) })) };
+  });
+
+  const DeviceQuery = z.strictObject({ zone: z.string().optional(), offlineHours: z.coerce.number().min(0).optional(), notApplied: z.enum(['1', 'true']).optional() });
+  app.get('/api/devices', async (req) => {
+    const p = need(req, 'read');
+    const q = body(DeviceQuery, req.query, 'query');
+    const scope = q.zone ?? p.zone;
+    if (scope && !inScope(p, scope)) throw httpError('LOA_E_FORBIDDEN', `zone ${scope} is outside ${p.zone}`);
+    return { devices: ctx.fleet.list(scope ?? null, { ...(q.offlineHours !== undefined ? { offlineHours: q.offlineHours } : {}), notApplied: !!q.notApplied }) };
+  });
+
+  app.get<{ Params: { id: string } }>('/api/devices/:id', async (req) => {
+    const p = need(req, 'read');
+    const v = ctx.fleet.view(req.params.id);
+    if (!v || !inScope(p, v.zone)) throw httpError('LOA_E_NOT_FOUND', `no device "${req.params.id}"`);
+    return { device: v };
+  });
+
+  /** A device's day plan, with what will be refused and why: the programmes and rules it would get now. */
+  app.get<{ Params: { id: string } }>('/api/devices/:id/plan', async (req) => {
+    const p = need(req, 'read');
+    const d = ctx.registry.device(req.params.id);
+    if (!d || !inScope(p, d.zone)) throw httpError('LOA_E_NOT_FOUND', `no device "${req.params.id}"`);
+    const { date } = body(z.strictObject({ date: LocalDate.optional() }), req.query, 'query');
+    const spec = deviceSpec(ctx.registry, d.id);
+    const durations = new Map<string, number>();
+    for (const pr of spec.programmes) for (const sha of pr.playlist) {
+      const a = ctx.library.get(sha);
+      if (a) durations.set(sha, a.durationMs);
+    }
+    const day = date ?? localDate(ctx.now());
+    return { device: d.id, date: day, items: dayPlan({ date: day, programmes: spec.programmes, durations, rules: spec.rules, zone: d.zone }) };
+  });
+
+  /** Live updates for the browser (Server-Sent Events): device changes and dispatch roll-ups within the account's zone. */
+  app.get('/api/events', async (req, reply) => {
+    const p = need(req, 'read');
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write(': loa\n\n');
+    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const onDevice = (id: string) => {
+      const v = ctx.fleet.view(id);
+      if (v && inScope(p, v.zone)) send('device', v);
+    };
+    const onDispatch = (id: string) => {
+      const d = ctx.dispatcher.get(id);
+      if (!d || !d.zones.every((z) => inScope(p, z))) return;
+      send('dispatch', { dispatch: d, rollup: d.kind === 'start' ? ctx.dispatcher.rollup(id) : null });
+    };
+    ctx.fleet.on('changed', onDevice);
+    ctx.dispatcher.on('changed', onDispatch);
+    const ping = setInterval(() => res.write(': ping\n\n'), 25_000);
+    req.raw.on('close', () => {
+      clearInterval(ping);
+      ctx.fleet.off('changed', onDevice);
+      ctx.dispatcher.off('changed', onDispatch);
+    });
+  });
+}

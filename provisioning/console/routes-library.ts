@@ -1,0 +1,100 @@
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createWriteStream } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { LoaError } from '../../protocol/errors.js';
+import { Text } from '../../protocol/payloads.js';
+import { probeAudio, type LibraryAsset } from '../library.js';
+import { body, httpError, need, type Ctx } from './app.js';
+
+// The audio library: uploads and TTS bulletins both go through the same
+// ingest (loudness normalisation, Opus) before they become assets. Both run
+// as jobs the page polls for progress; a failure leaves nothing behind.
+
+export function libraryRoutes(app: FastifyInstance, ctx: Ctx): void {
+  /** Ingests a file (or adds it as it is when no ingest service is configured) and adds the result to the library. */
+  async function addToLibrary(file: string, title: string, actor: string, progress: (f: number) => void): Promise<LibraryAsset> {
+    const work = mkdtempSync(join(tmpdir(), 'loa-ingest-'));
+    try {
+      if (ctx.ingest) {
+        const r = await ctx.ingest.ingest(file, { outDir: work, onProgress: progress });
+        return ctx.library.add(readFileSync(r.file), { title, mime: 'audio/ogg', durationMs: r.durationMs, actor });
+      }
+      const probe = await probeAudio(file);
+      return ctx.library.add(readFileSync(file), { title, ...probe, actor });
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+
+  app.get('/api/library', async (req) => {
+    need(req, 'read');
+    return { assets: ctx.library.list() };
+  });
+
+  app.get<{ Params: { sha: string } }>('/api/library/:sha/audio', async (req, reply) => {
+    need(req, 'read');
+    const a = ctx.library.get(req.params.sha);
+    if (!a) throw httpError('LOA_E_NOT_FOUND', 'no such asset');
+    reply.header('content-type', a.mime).header('content-length', statSync(ctx.library.path(a.sha256)).size).header('cache-control', 'private, max-age=86400');
+    return reply.send(createReadStream(ctx.library.path(a.sha256)));
+  });
+
+  app.post('/api/library', async (req) => {
+    const p = need(req, 'edit');
+    const part = await req.file();
+    if (!part) throw new LoaError('LOA_E_AUDIO_INVALID', 'no file in the upload');
+    const titleField = part.fields.title as { value?: unknown } | undefined;
+    const title = typeof titleField?.value === 'string' && titleField.value.trim() ? titleField.value.normalize('NFC').trim() : part.filename.replace(/\.[^.]+$/, '');
+    const dir = mkdtempSync(join(tmpdir(), 'loa-upload-'));
+    const file = join(dir, 'upload');
+    try {
+      await pipeline(part.file, createWriteStream(file));
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    if (part.file.truncated) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new LoaError('LOA_E_AUDIO_INVALID', 'the file is larger than the upload limit');
+    }
+    const job = ctx.jobs.start('upload', p.name, async (progress) => {
+      try {
+        return await addToLibrary(file, title, p.name, progress);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+    return { job: job.id };
+  });
+
+  const TtsRequest = z.strictObject({ text: Text(5000), title: Text(200), voice: z.string().max(40).optional(), speed: z.number().min(0.5).max(2).optional(), engine: z.string().max(40).optional() });
+  app.post('/api/tts', async (req) => {
+    const p = need(req, 'edit');
+    const r = body(TtsRequest, req.body, 'TTS request');
+    const tts = ctx.tts;
+    if (!tts) throw new LoaError('LOA_E_CONFIG_INVALID', 'no TTS engine is configured on this console');
+    const job = ctx.jobs.start('tts', p.name, async (progress) => {
+      const wav = await tts.synthesize(r.text, { ...(r.voice ? { voice: r.voice } : {}), ...(r.speed ? { speed: r.speed } : {}), ...(r.engine ? { engine: r.engine } : {}) });
+      progress(0.3);
+      const dir = mkdtempSync(join(tmpdir(), 'loa-tts-'));
+      try {
+        writeFileSync(join(dir, 'tts.wav'), wav);
+        return await addToLibrary(join(dir, 'tts.wav'), r.title, p.name, (f) => progress(0.3 + 0.7 * f));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+    return { job: job.id };
+  });
+
+  app.get<{ Params: { id: string } }>('/api/jobs/:id', async (req) => {
+    const p = need(req, 'read');
+    const j = ctx.jobs.get(req.params.id);
+    if (!j || j.account !== p.name) throw httpError('LOA_E_NOT_FOUND', 'no such job');
+    return { job: { id: j.id, kind: j.kind, status: j.status, progress: j.progress, result: j.result, error: j.error } };
+  });
+}

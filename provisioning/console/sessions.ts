@@ -1,0 +1,93 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Registry } from '../registry.js';
+import type { Principal } from './access.js';
+
+// Console sessions: a random id in an HttpOnly, SameSite=Strict cookie, kept
+// in the registry only as its sha256 (a stolen database does not yield live
+// sessions), expiring after `ttlMs`. Each session has a CSRF token the page
+// sends back in a header on every change (double submit with a same-site
+// cookie). Logins are throttled per account and per address.
+
+export const SESSION_COOKIE = 'loa_session';
+const hash = (id: string) => createHash('sha256').update(id).digest('hex');
+
+export class Sessions {
+  readonly #reg: Registry;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+
+  constructor(reg: Registry, opts: { ttlMs?: number; now?: () => number } = {}) {
+    this.#reg = reg;
+    this.#ttlMs = opts.ttlMs ?? 12 * 3600_000;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  create(account: string): { id: string; csrf: string; expiresAt: string } {
+    const id = randomBytes(32).toString('base64url');
+    const csrf = randomBytes(24).toString('base64url');
+    const now = this.#now();
+    const expiresAt = new Date(now + this.#ttlMs).toISOString();
+    this.#reg.db.prepare('INSERT INTO sessions (id_hash, account, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(hash(id), account, csrf, new Date(now).toISOString(), expiresAt);
+    this.#reg.db.prepare('DELETE FROM sessions WHERE expires_at < ?').run(new Date(now).toISOString());
+    return { id, csrf, expiresAt };
+  }
+
+  /** The live session's account and CSRF token, or null (unknown, expired, or the account revoked). */
+  lookup(id: string | undefined): { principal: Principal; csrf: string } | null {
+    if (!id || id.length > 100) return null;
+    const row = this.#reg.db.prepare('SELECT account, csrf, expires_at FROM sessions WHERE id_hash = ?').get(hash(id)) as { account: string; csrf: string; expires_at: string } | undefined;
+    if (!row) return null;
+    if (Date.parse(row.expires_at) <= this.#now()) {
+      this.destroy(id);
+      return null;
+    }
+    const a = this.#reg.account(row.account);
+    if (!a || a.status !== 'active') return null;
+    return { principal: { name: a.name, role: a.role, zone: a.zone }, csrf: row.csrf };
+  }
+
+  destroy(id: string): void {
+    this.#reg.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(hash(id));
+  }
+}
+
+export function csrfMatches(expected: string, given: string | undefined): boolean {
+  if (!given) return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Exponential back-off after failed logins, per key (account name, address):
+ * free attempts, then 1 s, 2 s, 4 s … up to `maxDelayMs` before the next one
+ * is even checked. A success clears the account's record.
+ */
+export class LoginThrottle {
+  #fails = new Map<string, { count: number; until: number }>();
+  constructor(
+    readonly freeAttempts = 5,
+    readonly maxDelayMs = 15 * 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Milliseconds to wait before this key may try again (0: now). */
+  waitMs(key: string): number {
+    const f = this.#fails.get(key);
+    return f ? Math.max(0, f.until - this.now()) : 0;
+  }
+
+  failed(key: string): void {
+    const f = this.#fails.get(key) ?? { count: 0, until: 0 };
+    f.count++;
+    // The attempt after the last free one already waits.
+    const over = f.count - this.freeAttempts + 1;
+    f.until = over > 0 ? this.now() + Math.min(this.maxDelayMs, 1000 * 2 ** (over - 1)) : 0;
+    this.#fails.set(key, f);
+    if (this.#fails.size > 50_000) this.#fails.delete(this.#fails.keys().next().value!);
+  }
+
+  succeeded(key: string): void {
+    this.#fails.delete(key);
+  }
+}

@@ -1,0 +1,207 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { consoleFixture, type ConsoleFixture, type Session } from '../helpers/console.js';
+import { cleanupTempDirs, tempDir, waitFor } from '../helpers/tmp.js';
+import { randomUUID } from 'node:crypto';
+
+// The console's HTTP API through fastify's inject, against a real registry,
+// broker and MQTT services: every route, the roles and zone scopes that
+// refuse, and bad input.
+
+let f: ConsoleFixture;
+const s: Record<string, Session> = {};
+
+test.before(async () => {
+  f = await consoleFixture();
+  for (const name of ['admin', 'editor', 'editor-dak-ha', 'viewer-son-tay', 'dispatch', 'dispatch-dak-ha', 'approver', 'approver-2']) s[name] = await f.as(name);
+});
+test.after(async () => {
+  await f.stop();
+  cleanupTempDirs();
+});
+
+const code = (r: { json(): unknown }) => (r.json() as { error?: { code: string } }).error?.code;
+
+function multipart(fields: Record<string, string>, file: { name: string; bytes: Buffer }) {
+  const boundary = `----loa${randomUUID()}`;
+  const parts: Buffer[] = [];
+  for (const [k, v] of Object.entries(fields)) parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+  parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="${file.name}"\r\ncontent-type: application/octet-stream\r\n\r\n`), file.bytes, Buffer.from(`\r\n--${boundary}--\r\n`));
+  return { payload: Buffer.concat(parts), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+}
+
+async function job(sess: Session, id: string) {
+  return waitFor(async () => {
+    const j = (await sess.get(`/api/jobs/${id}`)).json() as { job: { status: string; result: { sha256: string }; error: { code: string; message: string } | null } };
+    return j.job.status !== 'running' ? j.job : null;
+  }, { timeoutMs: 20_000, what: 'job' });
+}
+
+test('login: wrong password, throttling, a session cookie, /api/me, logout', async () => {
+  const bad = await f.server.app.inject({ method: 'POST', url: '/api/login', payload: { name: 'approver-2', password: 'wrong' } });
+  assert.is(bad.statusCode, 401);
+  assert.is(code(bad), 'LOA_E_UNAUTHENTICATED');
+  for (let i = 0; i < 5; i++) await f.server.app.inject({ method: 'POST', url: '/api/login', payload: { name: 'viewer-son-tay', password: 'nope' }, remoteAddress: '10.9.9.9' });
+  const throttled = await f.server.app.inject({ method: 'POST', url: '/api/login', payload: { name: 'viewer-son-tay', password: f.p.accounts['viewer-son-tay']!.secret }, remoteAddress: '10.9.9.9' });
+  assert.is(throttled.statusCode, 429, 'locked out even with the right password');
+  assert.ok(Number(throttled.headers['retry-after']) >= 1);
+  const svc = await f.server.app.inject({ method: 'POST', url: '/api/login', payload: { name: 'console', password: f.p.accounts.console!.secret } });
+  assert.is(svc.statusCode, 401, 'the console service account cannot log in to the web');
+  const me = (await s.editor!.get('/api/me')).json() as { account: { role: string }; can: Record<string, boolean> };
+  assert.equal({ role: me.account.role, can: me.can }, { role: 'editor', can: { edit: true, dispatch: false, approve: false, admin: false } });
+  assert.match(String((await f.server.app.inject({ method: 'POST', url: '/api/login', payload: { name: 'editor', password: f.p.accounts.editor!.secret } })).headers['set-cookie']), /HttpOnly; SameSite=Strict/);
+  const tmp = await f.as('approver-2');
+  assert.is((await tmp.post('/api/logout')).statusCode, 200);
+  assert.is((await tmp.get('/api/me')).statusCode, 401);
+  assert.is((await f.server.app.inject({ method: 'GET', url: '/api/devices' })).statusCode, 401);
+});
+
+test('every change needs the CSRF token of the session', async () => {
+  const r = await f.server.app.inject({ method: 'POST', url: '/api/publish', headers: { cookie: s.editor!.cookie }, payload: {} });
+  assert.is(r.statusCode, 403);
+  assert.is(code(r), 'LOA_E_CSRF');
+  const wrong = await f.server.app.inject({ method: 'POST', url: '/api/publish', headers: { cookie: s.editor!.cookie, 'x-csrf-token': s.admin!.csrf }, payload: {} });
+  assert.is(code(wrong), 'LOA_E_CSRF');
+});
+
+test('zones and devices are scoped to the account\'s zone; filters work', async () => {
+  const zones = ((await s['viewer-son-tay']!.get('/api/zones')).json() as { zones: { path: string; inScope: boolean }[] }).zones;
+  assert.ok(zones.some((z) => z.path === 'qn/son-tay/lang-1' && z.inScope));
+  assert.not.ok(zones.some((z) => z.path.startsWith('qn/dak-ha')), 'a neighbouring commune is invisible');
+  const devs = ((await s['viewer-son-tay']!.get('/api/devices')).json() as { devices: { id: string }[] }).devices.map((d) => d.id);
+  assert.equal(devs, ['l1a']);
+  assert.is((await s['viewer-son-tay']!.get('/api/devices?zone=qn/dak-ha')).statusCode, 403);
+  assert.is((await s['viewer-son-tay']!.get('/api/devices/t3a')).statusCode, 404, 'outside the zone is as good as absent');
+  const offline = ((await s.admin!.get('/api/devices?offlineHours=0')).json() as { devices: unknown[] }).devices;
+  assert.is(offline.length, 4, 'nobody has connected yet');
+  assert.is((await s.admin!.get('/api/devices?offlineHours=abc')).statusCode, 400);
+});
+
+let asset = '';
+test('library: upload an Ogg, preview it; a file that is not audio is refused and leaves nothing', async () => {
+  const ogg = join(tempDir(), 'bantin.ogg');
+  execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=500:duration=2', '-ac', '1', '-c:a', 'libopus', ogg]);
+  const up = multipart({ title: 'Bản tin sáng' }, { name: 'bantin.ogg', bytes: readFileSync(ogg) });
+  assert.is((await s['viewer-son-tay']!.post('/api/library', up.payload, up.headers)).statusCode, 403, 'viewers cannot upload');
+  const r = await s.editor!.post('/api/library', up.payload, up.headers);
+  assert.is(r.statusCode, 200, r.body);
+  const j = await job(s.editor!, (r.json() as { job: string }).job);
+  assert.is(j.status, 'done', JSON.stringify(j.error));
+  asset = j.result.sha256;
+  const list = (await s['viewer-son-tay']!.get('/api/library')).json() as { assets: { sha256: string; title: string }[] };
+  assert.ok(list.assets.some((a) => a.sha256 === asset && a.title === 'Bản tin sáng'));
+  const audio = await s['viewer-son-tay']!.get(`/api/library/${asset}/audio`);
+  assert.is(audio.statusCode, 200);
+  assert.match(String(audio.headers['content-type']), /audio\/ogg/);
+  const before = (list.assets as unknown[]).length;
+  const junk = multipart({ title: 'Không phải âm thanh' }, { name: 'x.mp3', bytes: Buffer.from('%PDF-1.4 this is not audio') });
+  const bad = await job(s.editor!, ((await s.editor!.post('/api/library', junk.payload, junk.headers)).json() as { job: string }).job);
+  assert.is(bad.status, 'failed');
+  assert.is(bad.error!.code, 'LOA_E_AUDIO_INVALID');
+  assert.is(((await s.editor!.get('/api/library')).json() as { assets: unknown[] }).assets.length, before);
+  assert.is((await s.editor!.get('/api/library/' + 'f'.repeat(64) + '/audio')).statusCode, 404);
+});
+
+test('programmes and rule profiles: editing within the zone, refusals outside it and for bad input', async () => {
+  const prog = { title: 'Bản tin sáng', level: 'normal', playlist: [asset], recurrence: { kind: 'daily', time: '06:30' }, resumable: true, zones: ['qn/dak-ha'] };
+  const ok = await s['editor-dak-ha']!.put('/api/programmes/ban-tin-sang', { zone: 'qn/dak-ha', programme: prog });
+  assert.is(ok.statusCode, 200, ok.body);
+  assert.is((await s['editor-dak-ha']!.put('/api/programmes/ngoai', { zone: 'qn/son-tay', programme: { ...prog, zones: ['qn/son-tay'] } })).statusCode, 403);
+  assert.is((await s['viewer-son-tay']!.put('/api/programmes/x', { zone: 'qn/son-tay', programme: prog })).statusCode, 403);
+  const badRule = await s['editor-dak-ha']!.put('/api/programmes/sai', { zone: 'qn/dak-ha', programme: { ...prog, recurrence: { kind: 'rrule', rrule: 'FREQ=HOURLY', start: '2026-11-01', time: '06:00' } } });
+  assert.is(badRule.statusCode, 400);
+  assert.match(badRule.body, /HOURLY/);
+  const missing = await s['editor-dak-ha']!.put('/api/programmes/thieu', { zone: 'qn/dak-ha', programme: { ...prog, playlist: ['0'.repeat(64)] } });
+  assert.match(missing.body, /not in the library/);
+  const outside = await s['editor-dak-ha']!.put('/api/programmes/rong', { zone: 'qn/dak-ha', programme: { ...prog, zones: ['qn'] } });
+  assert.match(outside.body, /not inside qn\/dak-ha/);
+  const rules = await s['editor-dak-ha']!.put('/api/rules/qn/dak-ha', { windows: [{ days: [1, 2, 3, 4, 5, 6, 7], start: '05:00', end: '07:00', volumeCap: 60 }], defaultVolume: 80 });
+  assert.is(rules.statusCode, 200, rules.body);
+  assert.is((await s['editor-dak-ha']!.put('/api/rules/qn', { windows: [] })).statusCode, 403);
+  assert.is((await s['editor-dak-ha']!.put('/api/rules/qn/dak-ha', { windows: [{ days: [9], start: '05:00', end: '07:00', volumeCap: 60 }] })).statusCode, 400);
+  const got = (await s['editor-dak-ha']!.get('/api/rules/qn/dak-ha')).json() as { profile: { defaultVolume: number } };
+  assert.is(got.profile.defaultVolume, 80);
+  const listed = (await s['viewer-son-tay']!.get('/api/programmes')).json() as { programmes: unknown[] };
+  assert.is(listed.programmes.length, 0, 'not visible from another commune');
+});
+
+test('publish recomputes exactly the affected devices; the plan preview shows refusals and reasons', async () => {
+  const r = (await s['editor-dak-ha']!.post('/api/publish', {})).json() as { published: { device: string; version: number }[] };
+  assert.equal(r.published.map((x) => x.device).sort(), ['t3a', 't3b', 't4a']);
+  const again = (await s['editor-dak-ha']!.post('/api/publish', {})).json() as { published: unknown[] };
+  assert.is(again.published.length, 0, 'nothing changed, nothing republished');
+  assert.is((await s['editor-dak-ha']!.post('/api/publish', { zones: ['qn'] })).statusCode, 403);
+  await s['editor-dak-ha']!.put('/api/programmes/toi', { zone: 'qn/dak-ha/thon-3', programme: { title: 'Tin tối', level: 'normal', playlist: [asset], recurrence: { kind: 'daily', time: '19:00' }, resumable: false, zones: ['qn/dak-ha/thon-3'] } });
+  const r2 = (await s['editor-dak-ha']!.post('/api/publish', {})).json() as { published: { device: string }[] };
+  assert.equal(r2.published.map((x) => x.device).sort(), ['t3a', 't3b'], 'only Thôn 3');
+  const plan = (await s['editor-dak-ha']!.get('/api/devices/t3a/plan?date=2026-11-27')).json() as { items: { programme: string; status: string; rule?: string; volume: number }[] };
+  const sang = plan.items.find((i) => i.programme === 'ban-tin-sang')!;
+  const toi = plan.items.find((i) => i.programme === 'toi')!;
+  assert.equal({ status: sang.status, volume: sang.volume }, { status: 'planned', volume: 60 });
+  assert.equal({ status: toi.status, rule: toi.rule }, { status: 'refused', rule: 'quiet-hours' });
+  assert.is((await s['viewer-son-tay']!.get('/api/devices/t3a/plan')).statusCode, 404);
+  assert.is((await s.editor!.get('/api/devices/t3a/plan?date=27-11-2026')).statusCode, 400);
+});
+
+let exercise = '';
+test('dispatch: exercises go at once; an actual emergency waits for a second person; scopes and roles hold', async () => {
+  const body = { mode: 'exercise', level: 3, zones: ['qn/dak-ha'], content: { kind: 'standard', clip: 'siren' }, repeat: 1, expiresMinutes: 30, title: 'Diễn tập lũ' };
+  const ex = (await s.dispatch!.post('/api/dispatches', body)).json() as { dispatch: { id: string; status: string } };
+  assert.is(ex.dispatch.status, 'sent');
+  exercise = ex.dispatch.id;
+  const actual = (await s.dispatch!.post('/api/dispatches', { ...body, mode: 'actual', title: 'Lũ quét' })).json() as { dispatch: { id: string; status: string } };
+  assert.is(actual.dispatch.status, 'pending');
+  const self = await s.admin!.post(`/api/dispatches/${actual.dispatch.id}/approve`);
+  assert.is(self.statusCode, 200, 'admin is a second person here');
+  const pending2 = (await s.dispatch!.post('/api/dispatches', { ...body, mode: 'actual' })).json() as { dispatch: { id: string } };
+  const viewer = await s['viewer-son-tay']!.post(`/api/dispatches/${pending2.dispatch.id}/approve`);
+  assert.is(viewer.statusCode, 403);
+  const approved = (await s.approver!.post(`/api/dispatches/${pending2.dispatch.id}/approve`)).json() as { dispatch: { status: string; approvedBy: string } };
+  assert.equal({ status: approved.dispatch.status, by: approved.dispatch.approvedBy }, { status: 'sent', by: 'approver' });
+  assert.is((await s.approver!.post(`/api/dispatches/${pending2.dispatch.id}/approve`)).statusCode, 400, 'not pending any more');
+  const mine = (await s.admin!.post('/api/dispatches', { ...body, mode: 'actual' })).json() as { dispatch: { id: string } };
+  const selfApprove = await s.admin!.post(`/api/dispatches/${mine.dispatch.id}/approve`);
+  assert.is(selfApprove.statusCode, 403);
+  assert.match(selfApprove.body, /someone other than the person who composed it/);
+  assert.is((await s['dispatch-dak-ha']!.post('/api/dispatches', { ...body, zones: ['qn/son-tay'] })).statusCode, 403);
+  assert.is((await s.editor!.post('/api/dispatches', body)).statusCode, 403);
+  assert.is((await s.dispatch!.post('/api/dispatches', { ...body, zones: [] })).statusCode, 400);
+  assert.is((await s.dispatch!.post('/api/dispatches', { ...body, level: 9 })).statusCode, 400);
+  const roll = (await s.dispatch!.get(`/api/dispatches/${exercise}`)).json() as { rollup: { zones: { zone: string; counts: { silent: number } }[] } };
+  assert.equal(roll.rollup.zones, [{ zone: 'qn/dak-ha', counts: { received: 0, playing: 0, finished: 0, cancelled: 0, rejected: 0, silent: 3 } }]);
+  assert.is((await s['viewer-son-tay']!.get(`/api/dispatches/${exercise}`)).statusCode, 404);
+  const cancel = (await s.dispatch!.post(`/api/dispatches/${exercise}/cancel`)).json() as { dispatch: { kind: string; status: string } };
+  assert.equal({ kind: cancel.dispatch.kind, status: cancel.dispatch.status }, { kind: 'cancel', status: 'sent' });
+  const listed = (await s.dispatch!.get('/api/dispatches')).json() as { dispatches: unknown[] };
+  assert.ok(listed.dispatches.length >= 5);
+});
+
+test('reports: play log, airtime and uptime as JSON and CSV, within the zone', async () => {
+  const at = '2026-11-26T23:30:00.000Z'; // 06:30 on 27 November in Vietnam
+  f.server.reports.storeBatch('t3a', { batch: randomUUID(), records: [{ key: 'k1:0000000001', at, kind: 'play', data: { outcome: 'played', level: 'normal', source: 'programme', programme: 'ban-tin-sang', title: 'Bản tin sáng', start: at, end: '2026-11-26T23:40:00.000Z', volume: 60 } }, { key: 'k1:0000000002', at, kind: 'play', data: { outcome: 'refused', level: 'normal', source: 'programme', programme: 'toi', title: 'Tin tối', start: at, rule: 'quiet-hours', reason: 'outside the allowed hours' } }] }, at);
+  const log = (await s.editor!.get('/api/reports/playlog?date=2026-11-27')).json() as { rows: { outcome: string; rule: string | null }[] };
+  assert.equal(log.rows.map((r) => `${r.outcome}:${r.rule}`), ['played:null', 'refused:quiet-hours']);
+  const csv = await s.editor!.get('/api/reports/playlog?date=2026-11-27&format=csv');
+  assert.match(String(csv.headers['content-type']), /text\/csv/);
+  assert.ok(csv.body.startsWith('\ufeffdevice,zone,programme'));
+  assert.match(csv.body, /Bản tin sáng/);
+  assert.equal(((await s['viewer-son-tay']!.get('/api/reports/playlog?date=2026-11-27')).json() as { rows: unknown[] }).rows, [], 'Sơn Tây sees none of Đắk Hà');
+  const air = (await s.editor!.get('/api/reports/airtime?week=2026-11-23')).json() as { rows: { commune: string; minutes: number }[] };
+  assert.equal(air.rows, [{ commune: 'qn/dak-ha', name: 'Đắk Hà', minutes: 10, items: 1, emergencyMinutes: 0 }]);
+  const up = (await s.editor!.get('/api/reports/uptime?from=2026-11-20&to=2026-11-26')).json() as { rows: { device: string; uptimePercent: number }[] };
+  assert.ok(up.rows.every((r) => r.uptimePercent === 0));
+  assert.is((await s.editor!.get('/api/reports/uptime?from=2026-11-26&to=2026-11-20')).statusCode, 400);
+  assert.is((await s['viewer-son-tay']!.get('/api/reports/airtime?week=2026-11-23&zone=qn')).statusCode, 403);
+});
+
+test('the audit log records who did what, for admins only', async () => {
+  assert.is((await s.editor!.get('/api/audit')).statusCode, 403);
+  const a = (await s.admin!.get('/api/audit')).json() as { entries: { actor: string; action: string }[] };
+  for (const action of ['login', 'programme.add', 'rules.update', 'target.set', 'dispatch.compose', 'dispatch.send', 'library.add']) assert.ok(a.entries.some((e) => e.action === action), action);
+  assert.ok(a.entries.some((e) => e.actor === 'editor-dak-ha' && e.action === 'programme.add'));
+});
+
+test.run();
