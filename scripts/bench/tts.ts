@@ -9,7 +9,7 @@
 // See docs/benchmarks.md, section "tts".
 
 import { execFileSync } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { EspeakEngine, textToSpeech } from '../../audio/tts/engine.js';
@@ -120,9 +120,12 @@ if (values.json) {
 }
 
 if (values.append) {
+  // One table row at the end of the file (the tts section's table is the file's last block).
+  const file = values.append;
+  const endsWithNewline = readFileSync(file, 'utf8').endsWith('\n');
   appendFileSync(
-    values.append,
-    `\n| ${result.date.slice(0, 16).replace('T', ' ')} UTC | ${words} (${spokenWords}) | ${result.normalizeMsMedian.toFixed(2)} ms | ${result.synthesisMsMedian.toFixed(0)} ms (${result.synthesisMs.join(', ')}) | ${result.textToSpeechMsMedian.toFixed(0)} ms | ${result.audioSeconds.toFixed(1)} s | ${result.realTimeFactor.toFixed(4)} | ${result.load} |`,
+    file,
+    `${endsWithNewline ? '' : '\n'}| ${result.date.slice(0, 16).replace('T', ' ')} UTC | ${words} (${spokenWords}) | ${result.normalizeMsMedian.toFixed(2)} ms | ${result.synthesisMsMedian.toFixed(0)} ms (${result.synthesisMs.join(', ')}) | ${result.textToSpeechMsMedian.toFixed(0)} ms | ${result.audioSeconds.toFixed(1)} s | ${result.realTimeFactor.toFixed(4)} | ${result.load} |\n`,
   );
   console.log(`appended a row to ${values.append}`);
 }
