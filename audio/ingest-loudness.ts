@@ -1,0 +1,261 @@
+// The loudness arithmetic of the ingest (audio/ingest.ts): reading what
+// ffmpeg's `loudnorm` and `ebur128` filters print, deciding how a recording
+// reaches the target, and the filter strings that do it. Pure: no processes,
+// no files. Figures quoted were measured with Debian's ffmpeg 5.1.
+//
+// Why not just loudnorm's two passes? loudnorm's second pass is linear (one
+// gain for the whole file) only when that gain keeps the true peak under the
+// target and the loudness range is within the target (af_loudnorm.c,
+// config_input). Otherwise it silently switches to its dynamic mode, which on
+// speech misses the integrated target: espeak-ng speech came out at -17.3
+// LUFS for -16 (its limiter eats the loudness its 3 s gain control adds) and a
+// programme with a 12.8 LU range at -18.3. Speech brought to -16 LUFS mostly
+// has peaks too high for one gain (15–20 dB above its loudness, where 14.5 are
+// allowed), so this is the common case. So linear=true stays, and when the
+// measured values would make loudnorm fall back, the file first takes a gain
+// and a lookahead limiter (plus, for a wide range, loudnorm's range control),
+// whose result is measured (a cheap ebur128 pass at 48 kHz) and then
+// normalised linearly by loudnorm like any other.
+
+/** Loudness target of a province asset (EBU R128 as loudnorm applies it). */
+export interface LoudnessTarget {
+  /** Integrated loudness, LUFS. */
+  I: number;
+  /** Maximum true peak, dBTP. */
+  TP: number;
+  /** Loudness range, LU: wider programmes are compressed to it. */
+  LRA: number;
+}
+
+/** What a measurement says about a signal. `thresh` is the relative gate (LUFS) that loudnorm wants back as measured_thresh. */
+export interface LoudnessStats {
+  I: number;
+  TP: number;
+  LRA: number;
+  thresh: number;
+}
+
+export interface LoudnormReport extends LoudnessStats {
+  /** The mode loudnorm ran in. */
+  type: 'linear' | 'dynamic';
+}
+
+/** ffmpeg prints -inf/inf for silence; JSON.parse cannot, Number() cannot either. */
+function num(s: string | undefined): number {
+  if (s === undefined) return NaN;
+  const t = s.trim();
+  if (/^[+-]?inf$/i.test(t)) return t.startsWith('-') ? -Infinity : Infinity;
+  return Number(t);
+}
+
+/**
+ * The JSON block loudnorm prints at the end (print_format=json). Its lines
+ * may carry log prefixes, and its numbers may be "-inf", so the fields are
+ * read one by one rather than with JSON.parse. Null when there is none.
+ */
+export function parseLoudnorm(log: string): LoudnormReport | null {
+  const at = log.lastIndexOf('"input_i"');
+  if (at < 0) return null;
+  const end = log.indexOf('}', at);
+  const block = log.slice(at, end < 0 ? undefined : end);
+  const field = (k: string) => new RegExp(`"${k}"\\s*:\\s*"([^"]*)"`).exec(block)?.[1];
+  const type = field('normalization_type');
+  const r: LoudnormReport = {
+    I: num(field('input_i')),
+    TP: num(field('input_tp')),
+    LRA: num(field('input_lra')),
+    thresh: num(field('input_thresh')),
+    type: type === 'linear' ? 'linear' : 'dynamic',
+  };
+  return [r.I, r.TP, r.LRA, r.thresh].some(Number.isNaN) ? null : r;
+}
+
+/**
+ * The summary the ebur128 filter prints when it ends (with peak=true):
+ * integrated loudness and its gate, the loudness range, the true peak. One
+ * decimal, as ebur128 prints it. Null when there is none.
+ */
+export function parseEbur128(log: string): LoudnessStats | null {
+  const at = log.lastIndexOf('Summary:');
+  if (at < 0) return null;
+  const s = log.slice(at);
+  const v = '([+-]?(?:inf|[\\d.]+))';
+  const integrated = new RegExp(`Integrated loudness:\\s+I:\\s+${v} LUFS\\s+Threshold:\\s+${v} LUFS`).exec(s);
+  const lra = new RegExp(`Loudness range:\\s+LRA:\\s+${v} LU`).exec(s);
+  const peak = new RegExp(`True peak:\\s+Peak:\\s+${v} dBFS`).exec(s);
+  if (!integrated || !lra || !peak) return null;
+  return { I: num(integrated[1]), thresh: num(integrated[2]), LRA: num(lra[1]), TP: num(peak[1]) };
+}
+
+// loudnorm's options use 0 (measured_I, measured_LRA), -70 (measured_thresh)
+// and 99 (measured_TP) to mean "not given" (af_loudnorm.c). A real
+// measurement can round to one of them (a steady tone has LRA 0.00); it is
+// nudged by 0.01, less than the measurement's own precision, so loudnorm
+// takes it as given.
+const notSentinel = (v: number, sentinel: number) => (v === sentinel ? sentinel - 0.01 : v);
+const fixed = (v: number) => v.toFixed(2);
+
+/** loudnorm's measured_* options for stats, within the ranges loudnorm accepts, or null when it cannot take them. */
+function measuredOptions(m: LoudnessStats): { I: number; TP: number; LRA: number; thresh: number } | null {
+  const r = { I: notSentinel(m.I, 0), TP: m.TP, LRA: m.LRA === 0 ? 0.01 : m.LRA, thresh: notSentinel(m.thresh, -70) };
+  const within = r.I >= -99 && r.I < 0 && r.TP >= -99 && r.TP < 99 && r.LRA > 0 && r.LRA <= 99 && r.thresh >= -99 && r.thresh <= 0;
+  return within ? r : null;
+}
+
+/**
+ * Whether loudnorm, given these measured values, normalises linearly; the
+ * same test as af_loudnorm.c (config_input): the gain to the target must keep
+ * the true peak at or under the target, and the range within the target.
+ */
+export function linearAccepted(m: LoudnessStats, t: LoudnessTarget): boolean {
+  const o = measuredOptions(m);
+  return o !== null && o.TP + (t.I - o.I) <= t.TP && o.LRA <= t.LRA;
+}
+
+/**
+ * Mono at `rate`, in one resampler with float output. The mono signal is what
+ * is measured and encoded, so every pass must downmix alike: libswresample
+ * scales its stereo→mono matrix to 0.5 + 0.5 when it outputs integers (as it
+ * may for a FLAC or WAV source) and keeps 0.707 + 0.707 for floats, 3 dB
+ * apart. With float output, dual-mono stereo (a mono microphone recorded on
+ * two channels) keeps its loudness. (`ochl`: ffmpeg ≥ 5.1.)
+ */
+export function downmix(rate: number): string {
+  return `aresample=${rate}:ochl=mono:osf=flt`;
+}
+
+/**
+ * The filters that measure (pass 1): loudnorm's JSON reports its input. It is
+ * handed a neutral "measurement" (the target itself: gain 0 dB) so that it
+ * runs linearly: it meters its input as in its dynamic mode, on the same
+ * 192 kHz samples (so its sample peak is a true peak), but skips the gain
+ * control and limiter that mode would run only for the result to be thrown
+ * away: 4.4 s instead of 8.6 s for 10 min. It is also more accurate on short
+ * files: at the end of the input the dynamic mode feeds its last 3 s window to
+ * its meter a second time (af_loudnorm.c, request_frame → filter_frame), which
+ * moved I by up to 0.4 LU from ffmpeg's ebur128 meter on 8–16 s of speech,
+ * where the linear reading agreed within 0.1.
+ */
+export function measureFilters(t: LoudnessTarget): string[] {
+  const neutral = `measured_I=${fixed(t.I)}:measured_TP=${fixed(t.TP)}:measured_LRA=1.00:measured_thresh=${fixed(t.I - 10)}`;
+  return [downmix(192_000), `loudnorm=I=${fixed(t.I)}:TP=${fixed(t.TP)}:LRA=${fixed(t.LRA)}:${neutral}:linear=true:print_format=json`];
+}
+
+/**
+ * The loudnorm filter of the encoding pass: linear, with the values measured
+ * on exactly the signal it receives. The caller makes sure linearAccepted()
+ * holds for `t`.
+ */
+export function linearFilter(m: LoudnessStats, t: LoudnessTarget): string {
+  const o = measuredOptions(m);
+  if (!o) throw new RangeError(`loudnorm cannot take these measurements: ${JSON.stringify(m)}`);
+  // (LRA: loudnorm takes targets up to 50 LU; a range that wide makes it run dynamically, which the result then says.)
+  return `loudnorm=I=${fixed(t.I)}:TP=${fixed(t.TP)}:LRA=${fixed(Math.min(50, t.LRA))}:measured_I=${fixed(o.I)}:measured_TP=${fixed(o.TP)}:measured_LRA=${fixed(o.LRA)}:measured_thresh=${fixed(o.thresh)}:linear=true:print_format=json`;
+}
+
+// --- the way to the target ---------------------------------------------------
+
+/**
+ * The lookahead limiter's ceiling sits this far under the true-peak target:
+ * alimiter holds sample peaks at 48 kHz, and true peaks (4× oversampled) came
+ * out 0.1–0.2 dB above them on speech; the rest is room for the final linear
+ * gain to go up a little.
+ */
+export const LIMITER_HEADROOM_DB = 1;
+/** At most this many measuring passes to find the gain ahead of the limiter. */
+export const MAX_CALIBRATIONS = 3;
+/** Aim a little above the target, so the final linear gain is mostly a cut (peaks only go down). */
+const AIM_ABOVE_DB = 0.3;
+/** More than this above the target after the limiter means it limited needlessly hard: try less gain. */
+const OVERSHOOT_DB = 1.5;
+/** How much louder the limited signal gets per dB of gain into the limiter, before there are two points to tell: espeak-ng speech, the peakiest source we have, gives about 0.5. */
+const FIRST_SLOPE = 0.5;
+
+export type Method = 'linear' | 'limited' | 'range-compressed';
+
+export interface Route {
+  method: Method;
+  /** Gain (dB) ahead of the limiter, for 'limited' and 'range-compressed'. */
+  gainDb: number;
+}
+
+/**
+ * How a measured input reaches the target, and the first gain to try ahead
+ * of the limiter: the gain to the target, plus half of what the peaks would
+ * then exceed the limiter's ceiling by (about what limiting them costs).
+ */
+export function route(m: LoudnessStats, t: LoudnessTarget): Route {
+  if (linearAccepted(m, t)) return { method: 'linear', gainDb: 0 };
+  const gain = t.I - m.I;
+  const makeUp = Math.max(0, m.TP + gain - limiterCeilingDb(t)) * FIRST_SLOPE;
+  // With range control first, loudnorm's dynamic mode already brings the
+  // loudness near the target: only what the limiting costs is left.
+  if (m.LRA > t.LRA) return { method: 'range-compressed', gainDb: makeUp };
+  return { method: 'limited', gainDb: gain + makeUp };
+}
+
+export const limiterCeilingDb = (t: LoudnessTarget) => t.TP - LIMITER_HEADROOM_DB;
+
+export interface Calibration {
+  gainDb: number;
+  /** Measured on the shaped signal (range control, gain, limiter): what the final loudnorm receives. */
+  stats: LoudnessStats;
+}
+
+/**
+ * The target the final linear pass works to for a calibrated signal. The
+ * shaping has already dealt with the range (range control when the input was
+ * wider than the target; a limiter does not widen it), so the LRA target is
+ * raised to what is left, which loudnorm would otherwise refuse over a
+ * fraction of an LU. And when even the chosen calibration is too quiet for
+ * the peaks to allow the full gain, I is as loud as the true-peak target
+ * allows: loudnorm stays linear and the shortfall shows in the measured
+ * output, rather than in a silent switch to its dynamic mode.
+ */
+export function finalTarget(c: Calibration, t: LoudnessTarget): LoudnessTarget {
+  const wide = { ...t, LRA: Math.max(t.LRA, c.stats.LRA) };
+  if (linearAccepted(c.stats, wide)) return wide;
+  return { ...wide, I: Math.min(t.I, c.stats.I + (t.TP - c.stats.TP)) };
+}
+
+/** A calibration the final linear gain can finish: loudnorm takes it linearly to the target, and it is not limited much harder than needed. */
+export function good(c: Calibration, t: LoudnessTarget): boolean {
+  return linearAccepted(c.stats, { ...t, LRA: Math.max(t.LRA, c.stats.LRA) }) && c.stats.I <= t.I + OVERSHOOT_DB;
+}
+
+/**
+ * The next gain to try ahead of the limiter, from the calibrations so far
+ * (the secant through the last two, or the first-guess slope), aiming a
+ * little above the target; null when the last one will do or no tries are left.
+ */
+export function nextGain(tried: readonly Calibration[], t: LoudnessTarget): number | null {
+  const last = tried.at(-1);
+  if (!last || good(last, t) || tried.length >= MAX_CALIBRATIONS) return null;
+  const prev = tried.at(-2);
+  let slope = FIRST_SLOPE;
+  if (prev && last.gainDb !== prev.gainDb) slope = (last.stats.I - prev.stats.I) / (last.gainDb - prev.gainDb);
+  slope = Math.min(1, Math.max(0.1, Number.isFinite(slope) ? slope : FIRST_SLOPE));
+  return last.gainDb + (t.I + AIM_ABOVE_DB - last.stats.I) / slope;
+}
+
+/** The calibration to encode with once the tries are over: a good one, else the one closest to the target. */
+export function best(tried: readonly Calibration[], t: LoudnessTarget): Calibration {
+  const ok = tried.filter((c) => good(c, t));
+  const pool = ok.length ? ok : tried;
+  const first = pool[0];
+  if (!first) throw new RangeError('no calibration to choose from');
+  return pool.reduce((a, c) => (Math.abs(c.stats.I - t.I) < Math.abs(a.stats.I - t.I) ? c : a), first);
+}
+
+/** The filters ahead of the final loudnorm for a route and gain: range control, gain, limiter. */
+export function shapingFilters(r: Method, gainDb: number, m: LoudnessStats, t: LoudnessTarget): string[] {
+  if (r === 'linear') return [];
+  const ceiling = 10 ** (limiterCeilingDb(t) / 20);
+  const limiter = [`volume=${gainDb.toFixed(2)}dB`, `alimiter=limit=${ceiling.toFixed(4)}:attack=5:release=50:level=false:latency=true`];
+  if (r === 'limited') return limiter;
+  // Range control: loudnorm in dynamic mode (it runs at 192 kHz), with its
+  // true-peak ceiling at 0 dBTP since the limiter after it holds the real one.
+  const o = measuredOptions(m);
+  const measured = o ? `:measured_I=${fixed(o.I)}:measured_TP=${fixed(o.TP)}:measured_LRA=${fixed(o.LRA)}:measured_thresh=${fixed(o.thresh)}` : '';
+  return [`loudnorm=I=${fixed(t.I)}:TP=0:LRA=${fixed(t.LRA)}${measured}:linear=false`, downmix(48_000), ...limiter];
+}

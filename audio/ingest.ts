@@ -1,0 +1,355 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { LoaError } from '../protocol/errors.js';
+import { defaultTools, probe, runPass, ToolFailure, type PassOptions, type PassResult, type Tools } from './ingest-ffmpeg.js';
+import {
+  best,
+  downmix,
+  finalTarget,
+  linearFilter,
+  measureFilters,
+  nextGain,
+  parseEbur128,
+  parseLoudnorm,
+  route,
+  shapingFilters,
+  MAX_CALIBRATIONS,
+  type Calibration,
+  type LoudnessStats,
+  type LoudnessTarget,
+  type Method,
+} from './ingest-loudness.js';
+import { classify, formatDuration, truncation, unprobeable, type Refusal, type Source } from './ingest-source.js';
+
+// The province's audio ingest: any recording an operator uploads (MP3, WAV,
+// Ogg Vorbis/Opus, M4A/AAC, FLAC, a video's sound track) or a TTS engine
+// writes becomes one asset format: EBU R128 loudness-normalised, Opus, mono,
+// 48 kHz, ~32 kbit/s, in Ogg (docs: DESIGN.md "Audio").
+//
+//   probe     ffprobe: streams, format, declared duration; refuse early
+//   measure   pass 1: decode, downmix, loudnorm print_format=json
+//             (linear with a neutral gain: it only meters)            0 – 0.5
+//   calibrate only when loudnorm could not stay linear: gain + limiter
+//             (+ range control) measured by ebur128, ≤ 3 times        0.5 – 0.6
+//   encode    pass 2: loudnorm linear=true with the measured values,
+//             libopus → a temporary .ogg in outDir; beside it, verify:
+//             ebur128 on the decoded result (output loudness, length) → 0.95
+//   (again)   only when the codec took > 0.5 LU (broadband sound):
+//             encode with that made up, verify                        → 1
+//
+// Every failure is a LOA_E_AUDIO_INVALID with a specific message and
+// context.reason (a Refusal, or 'tool' when ffmpeg itself cannot run), and
+// leaves nothing in outDir.
+
+/** The province's one loudness target (EBU R128 for speech over loudspeakers; TP -1.5 leaves room for Opus' overshoot). */
+export const INGEST_TARGET: Readonly<LoudnessTarget> = Object.freeze({ I: -16, TP: -1.5, LRA: 11 });
+/** Quieter than this (integrated, LUFS) is a recording of nothing: -60 LUFS is a microphone's noise floor, which normalising would raise by 44 dB. */
+export const SILENT_BELOW_LUFS = -60;
+/** Shorter than one EBU R128 gating block and a bit: loudness cannot be measured. */
+export const MIN_DURATION_MS = 500;
+export const DEFAULT_MAX_DURATION_MS = 3 * 3_600_000;
+/** A decoded asset further than this from the target (LU) is encoded again with the codec's loss made up. */
+export const CODEC_TOLERANCE_LU = 0.5;
+/**
+ * The asset encoding: Opus tuned for speech, at complexity 10 (libopus' default:
+ * an asset is encoded once and played thousands of times). Constrained VBR
+ * keeps a file near 32 kbit/s whatever it holds (a steady tone took 42 kbit/s
+ * unconstrained), so its size, and the devices' disk budget, are predictable.
+ */
+export const ASSET_ENCODING = ['-c:a', 'libopus', '-b:a', '32k', '-vbr', 'constrained', '-application', 'voip'] as const;
+
+export interface IngestOptions {
+  /** Where the result is written, under a temporary name; it must exist. */
+  outDir: string;
+  /** Longer recordings are refused (default 3 h). */
+  maxDurationMs?: number;
+  /** Fractions 0–1, non-decreasing, 1 once at the end of a success. Exceptions it throws are ignored. */
+  onProgress?: (fraction: number) => void;
+  /** Integrated loudness target, LUFS (default -16). */
+  targetI?: number;
+  /** True-peak ceiling, dBTP (default -1.5). */
+  targetTP?: number;
+  /** ffmpeg/ffprobe binaries (default: on PATH, or FFMPEG_PATH/FFPROBE_PATH). */
+  tools?: Partial<Tools>;
+}
+
+export interface IngestResult {
+  /** The .ogg in outDir, under a temporary name: the caller renames or moves it. */
+  file: string;
+  sha256: string;
+  size: number;
+  /** Length of the encoded audio, decoded. */
+  durationMs: number;
+  loudness: {
+    /** Pass 1 (loudnorm) on the mono downmix of the input. */
+    input: { I: number; TP: number; LRA: number };
+    /** ebur128 on the decoded asset: what devices will play. TP is above the target by Opus' overshoot. */
+    output: { I: number; TP: number; LRA: number };
+    /**
+     * How the target was reached: 'linear' (one gain), 'limited' (gain and a
+     * lookahead limiter: peaks too high for one gain), 'range-compressed'
+     * (loudnorm's range control first: range wider than the target), or
+     * 'dynamic' if loudnorm unexpectedly refused to stay linear.
+     */
+    method: Method | 'dynamic';
+    /** Gain (dB) added in a second encoding to make up what the codec took (broadband sound); 0 when none was needed. */
+    codecGainDb: number;
+  };
+  /** Container and codec of the input, e.g. "mp3", "wav/pcm_s16le", "ogg/opus", "mp4/aac". */
+  sourceFormat: string;
+  /** Wall-clock time of each stage (ms). */
+  timingsMs: Record<Stage, number>;
+}
+
+/** 'encode' is pass 2 with its verification running beside it (and a second encoding when there was one). */
+export type Stage = 'probe' | 'measure' | 'calibrate' | 'encode';
+
+export type IngestFailure = Refusal | 'too-short' | 'tool';
+
+const ERRNO_WORDS: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EPERM: 'permission denied', ELOOP: 'too many symbolic links' };
+
+function refuse(file: string, reason: IngestFailure, message: string, cause?: unknown): LoaError {
+  return new LoaError('LOA_E_AUDIO_INVALID', message, { cause, context: { file, reason } });
+}
+
+function targetOf(opts: IngestOptions): LoudnessTarget {
+  const t = { ...INGEST_TARGET, I: opts.targetI ?? INGEST_TARGET.I, TP: opts.targetTP ?? INGEST_TARGET.TP };
+  // loudnorm's own ranges (af_loudnorm.c).
+  if (!(t.I >= -70 && t.I <= -5)) throw new LoaError('LOA_E_CONFIG_INVALID', `ingest targetI must be within -70…-5 LUFS, not ${t.I}`);
+  if (!(t.TP >= -9 && t.TP <= 0)) throw new LoaError('LOA_E_CONFIG_INVALID', `ingest targetTP must be within -9…0 dBTP, not ${t.TP}`);
+  return t;
+}
+
+/** Progress of the whole ingest from the stages' own fractions: never backwards, and shielded from the callback's exceptions. */
+function progressOf(cb: IngestOptions['onProgress']) {
+  let last = 0;
+  const report = (f: number) => {
+    if (!cb || !(f > last)) return;
+    last = Math.min(1, f);
+    try {
+      cb(last);
+    } catch {
+      // A progress display must not break an ingest.
+    }
+  };
+  return { report, span: (from: number, to: number) => (f: number) => report(from + (to - from) * f) };
+}
+
+export async function ingest(inputFile: string, opts: IngestOptions): Promise<IngestResult> {
+  const target = targetOf(opts);
+  const maxMs = opts.maxDurationMs ?? DEFAULT_MAX_DURATION_MS;
+  if (!(maxMs > 0)) throw new LoaError('LOA_E_CONFIG_INVALID', `ingest maxDurationMs must be positive, not ${maxMs}`);
+  const tools = { ...defaultTools(), ...opts.tools };
+  const progress = progressOf(opts.onProgress);
+  const timingsMs: Record<Stage, number> = { probe: 0, measure: 0, calibrate: 0, encode: 0 };
+  const timed = async <T>(stage: Stage, work: Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await work;
+    } finally {
+      timingsMs[stage] += Math.round(performance.now() - t0);
+    }
+  };
+  const fail = (reason: IngestFailure, message: string, cause?: unknown) => refuse(inputFile, reason, message, cause);
+  const toolFailure = (e: unknown, what: (reason: string) => [IngestFailure, string]): unknown => {
+    if (!(e instanceof ToolFailure)) return e;
+    if (e.kind !== 'exit') return fail('tool', `${e.reason}${e.kind === 'spawn' ? ' (is ffmpeg installed?)' : ''}`, e);
+    return fail(...what(e.reason.replaceAll(`${inputFile}: `, '')), e);
+  };
+
+  const dir = await stat(opts.outDir).catch(() => null);
+  if (!dir?.isDirectory()) throw new LoaError('LOA_E_DATA_DIR', `ingest output directory ${opts.outDir} does not exist or is not a directory`, { context: { outDir: opts.outDir } });
+
+  // --- the file itself, then what ffprobe says, before any decoding ---------
+  const unreadable = (e: NodeJS.ErrnoException) => {
+    throw fail('unreadable', `cannot read the file: ${ERRNO_WORDS[e.code ?? ''] ?? e.code ?? e.message}`, e);
+  };
+  const st = await stat(inputFile).catch(unreadable);
+  if (!st.isFile()) throw fail('unreadable', 'cannot read the file: not a regular file');
+  if (st.size === 0) throw fail('empty', 'the file is empty');
+  // The first bytes name what an upload is when it is not audio (a PDF, a photo).
+  const head = Buffer.alloc(64);
+  const fh = await open(inputFile, 'r').catch(unreadable);
+  try {
+    await fh.read(head, 0, head.length, 0);
+  } finally {
+    await fh.close();
+  }
+  const probed = await timed('probe', probe(tools, inputFile)).catch((e: unknown) => {
+    throw toolFailure(e, (reason) => {
+      const r = unprobeable(head, reason);
+      return [r.refused, r.message];
+    });
+  });
+  const c = classify(probed.json, probed.warnings, head);
+  if ('refused' in c) throw fail(c.refused, c.message);
+  const src: Source = c;
+  if (src.durationMs !== null && src.durationMs > maxMs) {
+    throw fail('too-long', `the recording is ${formatDuration(src.durationMs)} long; the limit is ${formatDuration(maxMs)}`);
+  }
+  const totalUs = src.durationMs === null ? null : src.durationMs * 1000;
+  const decodeInput = ['-i', inputFile, '-map', '0:a:0'];
+
+  const tmp = join(opts.outDir, `.ingest-${randomBytes(8).toString('hex')}.ogg`);
+  let decodedUs: number | null = null;
+  try {
+    // --- pass 1: measure --------------------------------------------------
+    const measured = await timed('measure', pass(['-af', measureFilters(target).join(','), '-f', 'null', '-'], {
+      totalUs,
+      onFraction: progress.span(0, 0.5),
+      limitUs: maxMs * 1000,
+    })).catch((e: unknown) => {
+      throw toolFailure(e, (reason) => ['damaged', `the file is damaged and cannot be decoded: ${reason}`]);
+    });
+    if (measured.stoppedAtLimit) throw fail('too-long', `the recording is longer than the limit of ${formatDuration(maxMs)}`);
+    const decodedMs = measured.outTimeUs / 1000;
+    decodedUs = measured.outTimeUs;
+    const cut = truncation(src, decodedMs, measured.errors);
+    if (cut) throw fail(cut.refused, cut.message);
+    if (decodedMs < MIN_DURATION_MS) throw fail('too-short', `the recording is only ${formatDuration(decodedMs)} long; loudness needs at least ${formatDuration(MIN_DURATION_MS)}`);
+    const input = parseLoudnorm(measured.log);
+    if (!input) throw fail('damaged', `ffmpeg decoded ${formatDuration(decodedMs)} but reported no loudness: ${measured.errors[0] ?? 'no reason given'}`);
+    if (!(input.I >= SILENT_BELOW_LUFS)) {
+      const level = Number.isFinite(input.I) ? `${input.I.toFixed(1)} LUFS` : 'no sound at all';
+      throw fail('silent', `the recording is silent (integrated loudness: ${level}; anything under ${SILENT_BELOW_LUFS} LUFS is taken as silence)`);
+    }
+
+    // --- calibrate, when one linear gain cannot reach the target ------------
+    const way = route(input, target);
+    let filters: string[];
+    if (way.method === 'linear') {
+      filters = [linearFilter(input, target)];
+    } else {
+      const tried: Calibration[] = [];
+      for (let gain: number | null = way.gainDb; gain !== null; gain = nextGain(tried, target)) {
+        const k = tried.length;
+        const at = 0.5 + (0.1 * k) / MAX_CALIBRATIONS;
+        const r = await timed('calibrate', pass(['-af', chain([...shapingFilters(way.method, gain, input, target), 'ebur128=peak=true']), '-f', 'null', '-'], {
+          totalUs,
+          onFraction: progress.span(at, at + 0.1 / MAX_CALIBRATIONS),
+        })).catch((e: unknown) => {
+          throw toolFailure(e, (reason) => ['damaged', `the file could not be decoded again: ${reason}`]);
+        });
+        const stats = parseEbur128(r.log);
+        if (!stats) throw fail('tool', 'ffmpeg ebur128 printed no summary');
+        tried.push({ gainDb: gain, stats });
+      }
+      const chosen = best(tried, target);
+      filters = [...shapingFilters(way.method, chosen.gainDb, input, target), linearFilter(chosen.stats, finalTarget(chosen, target))];
+    }
+
+    // --- pass 2: encode, then verify what a device will play ----------------
+    const encodeFrom = way.method === 'linear' ? 0.5 : 0.6;
+    let done = await timed('encode', encodeAndVerify(filters, [encodeFrom, 0.95]));
+    // Opus at 32 kbit/s drops what it cannot afford: speech loses ~0.2 LU,
+    // broadband sound (music, noise) up to ~2 LU. Past the tolerance the
+    // asset is encoded once more with the loss made up, as far as the decoded
+    // true peak allows (0 dBTP).
+    let codecGainDb = 0;
+    const shortfall = target.I - done.output.I;
+    if (Math.abs(shortfall) > CODEC_TOLERANCE_LU) {
+      codecGainDb = Math.round(Math.min(shortfall, -done.output.TP) * 100) / 100;
+      if (Math.abs(codecGainDb) >= 0.1) done = await timed('encode', encodeAndVerify([...filters, `volume=${codecGainDb.toFixed(2)}dB`], [0.95, 1]));
+      else codecGainDb = 0;
+    }
+    const { output, durationMs, sha256, size } = done;
+    // INVARIANT: route()/finalTarget() only hand loudnorm values it takes linearly; its report says whether it did.
+    const method: IngestResult['loudness']['method'] = done.applied?.type === 'dynamic' ? 'dynamic' : way.method;
+
+    progress.report(1);
+    return {
+      file: tmp,
+      sha256,
+      size,
+      durationMs,
+      loudness: { input: { I: input.I, TP: input.TP, LRA: input.LRA }, output: { I: output.I, TP: output.TP, LRA: output.LRA }, method, codecGainDb },
+      sourceFormat: src.format,
+      timingsMs,
+    };
+  } catch (e) {
+    // Every process has exited and the file is closed by now (runPass and
+    // encodeAndVerify settle only then): nothing writes the file any more.
+    await rm(tmp, { force: true });
+    throw e;
+  }
+
+  function pass(args: string[], o: PassOptions): Promise<PassResult> {
+    return runPass(tools, [...decodeInput, ...args], o);
+  }
+
+  /**
+   * Pass 2, as three processes so that both cores work: ffmpeg decodes and
+   * shapes (filters) into raw PCM → ffmpeg/libopus encodes to Ogg → Node
+   * writes the file and hashes it, and feeds the same bytes to an ffmpeg that
+   * decodes them and meters them with ebur128 (the verification). libopus is
+   * the slowest stage; the others run beside it. Progress (the encoder's)
+   * covers [from, to].
+   */
+  async function encodeAndVerify(filters: string[], [from, to]: [number, number]): Promise<Encoded> {
+    const stop = new AbortController();
+    const pcm = new PassThrough({ highWaterMark: 1 << 20 });
+    const ogg = new PassThrough();
+    const hash = createHash('sha256');
+    let size = 0;
+    ogg.on('data', (d: Buffer) => {
+      hash.update(d);
+      size += d.length;
+    });
+    const file = createWriteStream(tmp);
+    ogg.pipe(file);
+    const written = new Promise<void>((resolve, reject) => {
+      file.on('close', resolve);
+      file.on('error', (e) => {
+        reject(fail('tool', `cannot write ${tmp}: ${e.message}`, e));
+        file.destroy();
+      });
+    });
+    // One failing stage stops the others: a stage whose reader is gone would otherwise wait forever.
+    const guarded = <T>(p: Promise<T>) => p.catch((e: unknown) => (stop.abort(), Promise.reject(e)));
+    const stages = [
+      guarded(pass(['-af', chain([...filters, `aformat=sample_fmts=flt:channel_layouts=mono:sample_rates=${RATE}`]), '-f', 'f32le', 'pipe:1'], { totalUs, stdout: pcm, signal: stop.signal })).catch((e: unknown) => {
+        throw toolFailure(e, (reason) => ['damaged', `the file could not be decoded again: ${reason}`]);
+      }),
+      guarded(runPass(tools, ['-f', 'f32le', '-ar', String(RATE), '-ac', '1', '-i', 'pipe:0', ...ASSET_ENCODING, ...BITEXACT, '-f', 'ogg', 'pipe:1'], {
+        totalUs: decodedUs, stdin: pcm, stdout: ogg, signal: stop.signal, onFraction: progress.span(from, to),
+      })).catch((e: unknown) => {
+        throw toolFailure(e, (reason) => ['tool', `libopus could not encode: ${reason}`]);
+      }),
+      guarded(runPass(tools, ['-f', 'ogg', '-i', 'pipe:0', '-af', 'ebur128=peak=true', '-f', 'null', '-'], { totalUs: null, stdin: ogg, signal: stop.signal })).catch((e: unknown) => {
+        throw toolFailure(e, (reason) => ['tool', `the encoded asset does not decode: ${reason}`]);
+      }),
+      guarded(written),
+    ] as const;
+    const settled = await Promise.allSettled(stages);
+    // The first stage that failed of itself, not because another one stopped it.
+    const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    if (failed.length) throw failed.find((e) => !(e instanceof LoaError && e.cause instanceof ToolFailure && e.cause.kind === 'aborted')) ?? failed[0];
+    const [shaped, , verified] = settled.map((r) => (r as PromiseFulfilledResult<PassResult>).value) as [PassResult, PassResult, PassResult];
+    const output = parseEbur128(verified.log);
+    if (!output) throw fail('tool', 'ffmpeg ebur128 printed no summary for the encoded asset');
+    return { applied: parseLoudnorm(shaped.log), output, durationMs: Math.round(verified.outTimeUs / 1000), sha256: hash.digest('hex'), size };
+  }
+}
+
+interface Encoded {
+  applied: ReturnType<typeof parseLoudnorm>;
+  output: LoudnessStats;
+  durationMs: number;
+  sha256: string;
+  size: number;
+}
+
+/** The asset's sample rate: Opus' own. */
+const RATE = 48_000;
+/** No tags from the upload; bitexact: the same recording gives the same bytes (Ogg serial 0, no version strings). */
+const BITEXACT = ['-map_metadata', '-1', '-fflags', '+bitexact', '-flags:a', '+bitexact'] as const;
+
+/** Mono at 48 kHz (the asset's format, downmixed as pass 1 measured it), then the given filters. */
+function chain(filters: readonly string[]): string {
+  return [downmix(RATE), ...filters].join(',');
+}
+
+export type { LoudnessTarget, Method } from './ingest-loudness.js';
