@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { command, group, str, UsageError, type Invocation } from '../lib/cli.js';
+import { command, group, int, str, UsageError } from '../lib/cli.js';
 import { LoaError } from '../protocol/errors.js';
 import { AssetLibrary } from '../provisioning/library.js';
 import { buildTarget, parseTargetSpec, setTarget, storedTargets } from '../provisioning/targets.js';
@@ -15,33 +15,57 @@ function readSecretFile(file: string, what: string): string {
 }
 
 export const consoleCmd = command({
-  summary: 'run the province console services: chunk requests, play-log intake, target states',
+  summary: 'run the province console: web UI and HTTP API, device sync services, emergency dispatch',
   options: {
     ...DATA_OPTION,
-    'assets-only': { type: 'boolean', description: 'only the MQTT services (today the console has nothing else; the web UI comes later)' },
+    host: { type: 'string', placeholder: 'ADDR', description: 'HTTP listen address (put HTTPS in front of it)', default: '127.0.0.1' },
+    port: { type: 'string', short: 'p', placeholder: 'PORT', description: 'HTTP port', default: '8080' },
+    'assets-only': { type: 'boolean', description: 'only the MQTT services (chunk requests, device reports, target states): no web console' },
     broker: { type: 'string', placeholder: 'URL', description: 'broker to connect to', default: 'mqtt://127.0.0.1:1883' },
-    user: { type: 'string', placeholder: 'NAME', description: 'console account name', default: 'console' },
-    'password-file': { type: 'string', placeholder: 'FILE', description: 'the console account\'s password (or $LOA_CONSOLE_PASSWORD)' },
+    user: { type: 'string', placeholder: 'NAME', description: 'console service account', default: 'console' },
+    'password-file': { type: 'string', placeholder: 'FILE', description: 'its password (or $LOA_CONSOLE_PASSWORD)' },
+    'dispatch-user': { type: 'string', placeholder: 'NAME', description: 'dispatch account the console sends emergencies with', default: 'dispatch' },
+    'dispatch-password-file': { type: 'string', placeholder: 'FILE', description: 'its password (or $LOA_DISPATCH_PASSWORD); without one, emergencies cannot be sent' },
     ca: { type: 'string', placeholder: 'FILE', description: 'CA certificate for an mqtts:// broker' },
+    tts: { type: 'string', placeholder: 'FILE', description: 'TTS engine config (JSON): {"engine":"espeak"} (default), {"engine":"command","command":[...]}, {"engine":"http","url":"..."}' },
+    'cap-areas': { type: 'string', placeholder: 'FILE', description: 'CAP area mapping (JSON): {"geocode":[{"valueName","value","zone"}],"areaDesc":[{"match","zone"}]}' },
+    'secure-cookies': { type: 'boolean', description: 'mark session cookies Secure (the console is served over HTTPS)' },
+    'approve-exercises': { type: 'boolean', description: 'exercises too wait for an approver (actual emergencies always do)' },
   },
-  help: 'Answers devices\' chunk requests from the library (DIR/library), stores their log batches in DIR/reports.sqlite and acknowledges\nthem, and publishes each device\'s signed target (retained) whenever `loa target set` gives it a new version.',
+  help: 'Serves the web console (Vietnamese first) and its API; answers devices\' chunk requests from the library (DIR/library), stores their\nreports in DIR/reports.sqlite, publishes each device\'s signed target, and sends approved emergencies. See docs/console.md.',
   run: async (inv) => {
     const pf = str(inv.values['password-file']);
     const password = pf ? readSecretFile(pf, 'password file') : inv.io.env.LOA_CONSOLE_PASSWORD;
     if (!password) throw new UsageError('the console account\'s password is needed: --password-file FILE or $LOA_CONSOLE_PASSWORD');
+    const dpf = str(inv.values['dispatch-password-file']);
+    const dispatchPassword = dpf ? readSecretFile(dpf, 'dispatch password file') : inv.io.env.LOA_DISPATCH_PASSWORD;
     const ca = str(inv.values.ca) ? readSecretFile(str(inv.values.ca)!, 'CA certificate') : null;
-    const [{ ProvinceServices }, { Reports }, { createLogger }] = await Promise.all([import('../provisioning/province-services.js'), import('../provisioning/reports.js'), import('../lib/log.js')]);
+    const ttsConfig = str(inv.values.tts) ? readConfigFile(str(inv.values.tts)!) : { engine: 'espeak' };
+    const capAreas = str(inv.values['cap-areas']) ? readConfigFile(str(inv.values['cap-areas'])!) : undefined;
+    const port = int('port', inv.values.port, { min: 0, max: 65535 })!;
+    const [{ ConsoleServer }, { createLogger }, { consoleServices }] = await Promise.all([import('../provisioning/console/server.js'), import('../lib/log.js'), import('../provisioning/console/services.js')]);
     const log = createLogger({ name: 'loa-console' });
+    const { tts, ingest } = await consoleServices(ttsConfig);
     const registry = openRegistry(inv);
-    const reports = new Reports(registry.dir);
-    const services = new ProvinceServices({ registry, library: new AssetLibrary(registry), reports, broker: { url: str(inv.values.broker)!, username: str(inv.values.user)!, password, ca }, log });
+    const server = new ConsoleServer({
+      registry,
+      log,
+      broker: { url: str(inv.values.broker)!, ca, console: { username: str(inv.values.user)!, password }, dispatch: dispatchPassword ? { username: str(inv.values['dispatch-user'])!, password: dispatchPassword } : null },
+      http: inv.values['assets-only'] ? null : { host: str(inv.values.host)!, port },
+      tts,
+      ingest,
+      ...(capAreas ? { capAreas: capAreas as never } : {}),
+      secureCookies: !!inv.values['secure-cookies'],
+      ...(inv.values['approve-exercises'] ? { approvalModes: ['exercise'] as const } : {}),
+    });
     const stopping = untilSignal();
     try {
-      await services.start();
+      await server.start();
+      if (server.address) inv.io.err(`Loa console: http://${server.address.address}:${server.address.port}/`);
+      if (!dispatchPassword) log.warn('no dispatch account configured: emergencies cannot be sent from this console');
       await stopping;
-      await services.stop();
+      await server.stop();
     } finally {
-      reports.close();
       registry.close();
     }
     return 0;
@@ -49,14 +73,21 @@ export const consoleCmd = command({
 });
 
 const libraryAdd = command({
-  summary: 'add an audio file (Ogg, WAV or MP3) to the province library',
-  args: [{ name: 'FILE', description: 'the audio file' }],
-  options: { ...DATA_OPTION, title: { type: 'string', placeholder: 'TEXT', description: 'title people read, e.g. "Bản tin sáng"' }, ...JSON_OPTION },
+  summary: 'add an audio file to the province library (loudness-normalised and encoded as Opus, as console uploads are)',
+  args: [{ name: 'FILE', description: 'the audio file: mp3, wav, ogg, m4a/aac, flac' }],
+  options: {
+    ...DATA_OPTION,
+    title: { type: 'string', placeholder: 'TEXT', description: 'title people read, e.g. "Bản tin sáng"' },
+    'as-is': { type: 'boolean', description: 'store an Ogg, WAV or MP3 unchanged (a clip already prepared), without ingest' },
+    ...JSON_OPTION,
+  },
   run: async (inv) => {
     const title = str(inv.values.title);
     if (!title) throw new UsageError('--title is required');
     return withRegistry(inv, async (reg) => {
-      const a = await new AssetLibrary(reg).addFile(inv.positionals[0]!, { title, actor: actor() });
+      const lib = new AssetLibrary(reg);
+      const file = inv.positionals[0]!;
+      const a = inv.values['as-is'] ? await lib.addFile(file, { title, actor: actor() }) : await lib.importAudio(file, { title, actor: actor() });
       inv.io.out(inv.values.json ? JSON.stringify(a, null, 2) : `${a.sha256}  ${a.mime}  ${(a.durationMs / 1000).toFixed(1)} s  ${a.size} bytes  "${a.title}"`);
       return 0;
     });

@@ -1,18 +1,22 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { command, int, type Invocation } from '../lib/cli.js';
+import { command, int, str, type Invocation } from '../lib/cli.js';
 import { writeFileAtomic } from '../lib/fs-atomic.js';
 import { defaultDataDir } from '../lib/paths.js';
 import { LoaError } from '../protocol/errors.js';
+import type { LogRecord } from '../protocol/payloads.js';
 import type { Registry } from '../provisioning/registry.js';
+import type { TtsService } from '../provisioning/console/app.js';
+import { localClock, localDate, localMinutes } from '../schedules/time.js';
 import { untilSignal } from './common.js';
 
 // `loa demo` (what `npm start` runs): a sample province on this machine, all
-// of it real — the broker, the province services, and three village agents
-// that fetch a bulletin spoken by espeak-ng's Vietnamese voice. First run
-// provisions it; later runs reuse it. Playback, the console UI and the local
-// panel join the demo as they are built.
+// of it real — the broker, the province console (web UI, API, device
+// services, dispatch), and three village agents in two communes, each with its
+// own SQLite file, playing into a WAV file (or the sound card). First run
+// provisions it and makes a bulletin with the Vietnamese TTS; every run
+// schedules that bulletin a minute ahead so it is heard, and `--emergency`
+// fires an exercise alert and prints its acknowledgement roll-up.
 
 const ZONES: [string, string][] = [
   ['quang-ngai', 'Quảng Ngãi'],
@@ -27,102 +31,144 @@ const DEVICES: [string, string][] = [
   ['dak-ha-thon-3', 'quang-ngai/dak-ha/thon-3'],
   ['son-tay-lang-ra', 'quang-ngai/son-tay/lang-ra'],
 ];
-const BULLETIN = 'Xin chào bà con. Đây là bản tin thử nghiệm của đài truyền thanh xã, phát lúc sáu giờ ba mươi sáng mỗi ngày.';
+/** Service accounts (the console's and dispatch's MQTT identities) and people to log in as. */
+const ACCOUNTS: [name: string, role: string, zone: string | undefined, who: string][] = [
+  ['console', 'console', undefined, ''],
+  ['dispatch', 'dispatch', undefined, 'điều phối khẩn cấp của tỉnh (dispatcher)'],
+  ['admin', 'admin', undefined, 'quản trị tỉnh (admin)'],
+  ['bien-tap-dak-ha', 'editor', 'quang-ngai/dak-ha', 'biên tập viên xã Đắk Hà (commune editor)'],
+  ['phe-duyet', 'approver', undefined, 'lãnh đạo phê duyệt (approver)'],
+];
+const BULLETIN_TEXT =
+  'Xin chào bà con. Đài truyền thanh xã thông báo: ngày 15/12/2026, UBND xã tổ chức tiêm phòng cho gia súc tại nhà văn hoá thôn 3, từ 7h30 đến 11h. Mọi thắc mắc xin gọi 0905 123 456.';
+const BULLETIN_TITLE = 'Bản tin tiêm phòng gia súc';
+/** The bulletin plays this long after the demo starts, at the earliest (programmes start on the minute). */
+const LEAD_MS = 20_000;
 
 interface Credentials {
   devices: Record<string, { zone: string; password: string; panelPassword: string; panelHash: string }>;
   accounts: Record<string, { role: string; password: string }>;
+  bulletin: string;
 }
 
-/** The bulletin as Opus in Ogg: espeak-ng's Vietnamese voice, or a tone where espeak-ng is missing. */
-function makeBulletin(dir: string): string {
-  const wav = join(dir, 'ban-tin.wav');
-  const ogg = join(dir, 'ban-tin.ogg');
-  try {
-    execFileSync('espeak-ng', ['-v', 'vi', '-s', '150', '-w', wav, BULLETIN], { stdio: 'ignore' });
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', wav, '-ac', '1', '-c:a', 'libopus', '-b:a', '32k', ogg], { stdio: 'ignore' });
-  } catch {
-    try {
-      execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=660:duration=4', '-ac', '1', '-c:a', 'libopus', '-b:a', '32k', ogg], { stdio: 'ignore' });
-    } catch (e) {
-      throw new LoaError('LOA_E_AUDIO_INVALID', `the demo needs ffmpeg (and espeak-ng for speech): run "sudo bash scripts/setup-system.sh" (${(e as Error).message})`, { cause: e });
-    }
-  }
-  return ogg;
-}
-
-async function provisionDemo(reg: Registry, dir: string): Promise<Credentials> {
-  const { AssetLibrary } = await import('../provisioning/library.js');
-  const { setTarget } = await import('../provisioning/targets.js');
+async function provisionDemo(reg: Registry, dir: string, tts: TtsService): Promise<Credentials> {
+  const [{ AssetLibrary }, { saveProgramme, saveRuleProfile }, { speakToLibrary }] = await Promise.all([import('../provisioning/library.js'), import('../provisioning/planning.js'), import('../provisioning/console/media.js')]);
   for (const [p, n] of ZONES) reg.addZone(p, n, 'demo');
-  const creds: Credentials = { devices: {}, accounts: {} };
+  const creds: Credentials = { devices: {}, accounts: {}, bulletin: '' };
   for (const [id, zone] of DEVICES) {
     const r = await reg.addDevice({ zone, id, actor: 'demo' });
     creds.devices[id] = { zone, password: r.secret, panelPassword: r.panelPassword, panelHash: r.panelHash };
   }
-  for (const [name, role] of [['console', 'console'], ['dispatch', 'dispatch']] as const) {
-    const r = await reg.addAccount({ name, role, actor: 'demo' });
+  for (const [name, role, zone] of ACCOUNTS) {
+    const r = await reg.addAccount({ name, role, zone, actor: 'demo' });
     creds.accounts[name] = { role, password: r.secret };
   }
   const lib = new AssetLibrary(reg);
-  const asset = await lib.addFile(makeBulletin(dir), { title: 'Bản tin thử nghiệm', actor: 'demo' });
-  for (const [id] of DEVICES) {
-    setTarget(reg, lib, id, { assets: [], reserve: [], programmes: [{ id: 'ban-tin-sang', title: 'Bản tin sáng', level: 'normal', playlist: [asset.sha256], recurrence: { kind: 'daily', time: '06:30' }, resumable: true, zones: ['quang-ngai'] }], rules: [] }, 'demo');
+  let asset;
+  try {
+    asset = await speakToLibrary({ library: lib, tts }, { text: BULLETIN_TEXT, title: BULLETIN_TITLE }, 'demo');
+  } catch (e) {
+    throw new LoaError('LOA_E_AUDIO_INVALID', `the demo speaks its bulletin with espeak-ng and ffmpeg: run "sudo bash scripts/setup-system.sh" (${(e as Error).message})`, { cause: e });
   }
+  creds.bulletin = asset.sha256;
+  // Loudspeakers may sound all day in the demo so it can be heard whenever it runs; real provinces keep
+  // them to the morning and evening slots (docs/operations.md). Sơn Tây, beside a clinic, caps lower.
+  saveRuleProfile(reg, 'quang-ngai', { windows: [{ days: [1, 2, 3, 4, 5, 6, 7], start: '00:00', end: '00:00', volumeCap: 80 }], defaultVolume: 70 }, 'demo');
+  saveRuleProfile(reg, 'quang-ngai/son-tay', { windows: [{ days: [1, 2, 3, 4, 5, 6, 7], start: '00:00', end: '00:00', volumeCap: 60 }] }, 'demo');
+  saveProgramme(reg, lib, 'quang-ngai', { id: 'ban-tin-sang', title: 'Bản tin sáng', level: 'normal', playlist: [asset.sha256], recurrence: { kind: 'daily', time: '06:30' }, resumable: true, zones: ['quang-ngai'] }, 'demo');
   writeFileAtomic(join(dir, 'demo-credentials.json'), JSON.stringify(creds, null, 2) + '\n', 0o600);
   return creds;
 }
 
-function hasSoundCard(): boolean {
-  try {
-    return !readFileSync('/proc/asound/cards', 'utf8').includes('no soundcards');
-  } catch {
-    return false;
+/** Schedules the bulletin once, on the first whole minute at least LEAD_MS from now (Asia/Ho_Chi_Minh), and republishes. */
+async function scheduleBulletinSoon(reg: Registry, creds: Credentials, now = Date.now()): Promise<number> {
+  const [{ AssetLibrary }, { saveProgramme, publishZones }] = await Promise.all([import('../provisioning/library.js'), import('../provisioning/planning.js')]);
+  const lib = new AssetLibrary(reg);
+  const minuteMs = 60_000;
+  const at = Math.ceil((now + LEAD_MS) / minuteMs) * minuteMs;
+  const time = `${String(Math.floor(localMinutes(at) / 60)).padStart(2, '0')}:${String(localMinutes(at) % 60).padStart(2, '0')}`;
+  saveProgramme(reg, lib, 'quang-ngai', { id: 'ban-tin-demo', title: BULLETIN_TITLE, level: 'normal', playlist: [creds.bulletin], recurrence: { kind: 'once', date: localDate(at), time }, resumable: true, zones: ['quang-ngai'] }, 'demo');
+  publishZones(reg, lib, null, 'demo');
+  return at;
+}
+
+const STATUS_VI: Record<string, string> = { received: 'đã nhận', playing: 'đang phát', finished: 'đã phát xong', cancelled: 'đã huỷ', rejected: 'từ chối', silent: 'chưa phản hồi' };
+
+function describeRecord(r: LogRecord): string | null {
+  if (r.kind === 'play') {
+    const d = r.data;
+    const what = d.source === 'emergency' ? 'khẩn cấp (emergency)' : `"${d.title ?? d.programme ?? d.source}"`;
+    const outcome = { played: 'đã phát (played)', refused: 'từ chối (refused)', interrupted: 'bị ngắt (interrupted)', failed: 'lỗi (failed)' }[d.outcome];
+    const secs = d.end ? ` ${((Date.parse(d.end) - Date.parse(d.start)) / 1000).toFixed(1)} s` : '';
+    return `${what} ${outcome}${secs}${d.volume !== undefined ? `, âm lượng ${d.volume}%` : ''}${d.rule ? ` [${d.rule}${d.reason ? `: ${d.reason}` : ''}]` : ''}`;
   }
+  return null;
 }
 
 export const demo = command({
-  summary: 'run a sample province on this machine: broker, province services and three village agents (what `npm start` runs)',
+  summary: 'run a sample province on this machine: broker, province console and three village agents (what `npm start` runs)',
   options: {
     data: { type: 'string', placeholder: 'DIR', description: 'state directory of the demo (default: <default data dir>/demo)' },
-    host: { type: 'string', placeholder: 'ADDR', description: 'broker listen address', default: '127.0.0.1' },
+    host: { type: 'string', placeholder: 'ADDR', description: 'listen address of the broker and the console', default: '127.0.0.1' },
     port: { type: 'string', short: 'p', placeholder: 'PORT', description: 'broker port', default: '1883' },
+    'http-port': { type: 'string', placeholder: 'PORT', description: 'console web port', default: '8080' },
+    'sound-card': { type: 'boolean', description: 'play the villages through this machine\'s sound card instead of WAV files' },
+    emergency: { type: 'boolean', description: 'also fire an exercise emergency once the villages are synced, and print its ack roll-up' },
   },
-  help: 'First run provisions the sample province and writes its credentials to DIR/demo-credentials.json (mode 0600).\nDelete DIR to start afresh.',
+  help: 'First run provisions the sample province and writes its credentials to DIR/demo-credentials.json (mode 0600).\nEach village plays into DIR/villages/<id>/loa.wav (or the sound card with --sound-card). Delete DIR to start afresh.',
   run: async (inv: Invocation) => {
-    const dir = typeof inv.values.data === 'string' ? inv.values.data : join(defaultDataDir(inv.io.env), 'demo');
+    const dir = str(inv.values.data) ?? join(defaultDataDir(inv.io.env), 'demo');
+    const host = str(inv.values.host)!;
     const port = int('port', inv.values.port, { min: 0, max: 65535 })!;
-    const [{ Registry }, { ProvinceBroker }, { BrokerConfig }, { ProvinceServices }, { AssetLibrary }, { Reports }, { Agent }, { DeviceConfig }, { BUNDLE_FORMAT }, { createLogger }] = await Promise.all([
+    const httpPort = int('http-port', inv.values['http-port'], { min: 0, max: 65535 })!;
+    const [{ Registry }, { ProvinceBroker }, { BrokerConfig }, { ConsoleServer }, { consoleServices }, { Agent }, { DeviceConfig }, { BUNDLE_FORMAT }, { createLogger }] = await Promise.all([
       import('../provisioning/registry.js'),
       import('../broker/server.js'),
       import('../broker/config.js'),
-      import('../provisioning/province-services.js'),
-      import('../provisioning/library.js'),
-      import('../provisioning/reports.js'),
+      import('../provisioning/console/server.js'),
+      import('../provisioning/console/services.js'),
       import('../device/agent.js'),
       import('../device/config.js'),
       import('../protocol/bundle.js'),
       import('../lib/log.js'),
     ]);
-    const log = createLogger({ name: 'loa-demo', level: (inv.io.env.LOA_LOG_LEVEL as 'info' | undefined) ?? 'warn' });
+    const log = createLogger({ name: 'loa-demo', level: (inv.io.env.LOA_LOG_LEVEL as 'info' | undefined) ?? 'error' });
+    const { tts } = await consoleServices({ engine: 'espeak' });
     const fresh = !Registry.exists(dir);
     const registry = fresh ? Registry.init(dir, { brokerUrls: [`mqtt://127.0.0.1:${port}`] }) : Registry.open(dir);
     let creds: Credentials;
+    let bulletinAt: number;
     try {
-      creds = fresh ? await provisionDemo(registry, dir) : (JSON.parse(readFileSync(join(dir, 'demo-credentials.json'), 'utf8')) as Credentials);
+      creds = fresh ? await provisionDemo(registry, dir, tts) : (JSON.parse(readFileSync(join(dir, 'demo-credentials.json'), 'utf8')) as Credentials);
+      if (!creds.bulletin) throw new Error('it predates the console (no bulletin)');
+      bulletinAt = await scheduleBulletinSoon(registry, creds);
     } catch (e) {
       registry.close();
       throw fresh ? e : new LoaError('LOA_E_DATA_DIR', `${dir} holds a registry but no usable demo-credentials.json (${(e as Error).message}); remove ${dir} to start the demo afresh`, { cause: e });
     }
     if (fresh) inv.io.out(`demo province provisioned in ${dir}`);
 
-    const broker = new ProvinceBroker({ config: BrokerConfig.parse({ data: dir, host: inv.values.host, port }), registry, log });
+    const broker = new ProvinceBroker({ config: BrokerConfig.parse({ data: dir, host, port }), registry, log });
     const addr = await broker.start();
     const url = `mqtt://127.0.0.1:${addr.tcp.port}`;
-    const reports = new Reports(dir);
-    const services = new ProvinceServices({ registry, library: new AssetLibrary(registry), reports, broker: { url, username: 'console', password: creds.accounts.console!.password }, log });
-    await services.start();
-    const soundCard = hasSoundCard();
+    const server = new ConsoleServer({
+      registry,
+      log,
+      broker: { url, console: { username: 'console', password: creds.accounts.console!.password }, dispatch: { username: 'dispatch', password: creds.accounts.dispatch!.password } },
+      http: { host, port: httpPort },
+      tts,
+    });
+    try {
+      await server.start();
+    } catch (e) {
+      await broker.stop();
+      registry.close();
+      throw e;
+    }
+    const soundCard = !!inv.values['sound-card'];
+    const applied = new Set<string>();
+    let allApplied: () => void;
+    const synced = new Promise<void>((r) => (allApplied = r));
     const agents = DEVICES.map(([id, zone]) => {
       const d = creds.devices[id]!;
       const config = DeviceConfig.parse({
@@ -133,34 +179,72 @@ export const demo = command({
         keys: { console: registry.publicKeys('console'), dispatch: registry.publicKeys('dispatch') },
         panel: { passwordHash: d.panelHash },
         data: join(dir, 'villages', id),
-        // The sound card when there is one; otherwise each village's horn is a WAV file paced in real time.
+        // Each village's horn is a WAV file paced in real time, or the sound card on request.
         agent: { audio: soundCard ? { output: 'alsa' } : { output: 'wav', wavFile: join(dir, 'villages', id, 'loa.wav') } },
       });
       const agent = new Agent({ config, log });
-      agent.on('applied', (v) => inv.io.err(`  ${id} (${zone}): target ${v} applied, ${agent.store.assets().length} asset(s) on disk`));
+      agent.on('applied', (v) => {
+        inv.io.err(`  ${id}: bản kế hoạch ${v} đã áp dụng (target ${v} applied), ${agent.store.assets().length} tệp âm thanh`);
+        applied.add(id);
+        if (applied.size === DEVICES.length) allApplied();
+      });
+      agent.on('record', (r) => {
+        const line = describeRecord(r);
+        if (line) inv.io.err(`  ${id}: ${line}`);
+      });
       return agent;
     });
-    const c = creds.accounts.console!;
+    const a = server.address!;
+    const consoleUrl = `http://${a.address}:${a.port}/`;
     inv.io.err(
       [
         '',
-        `Loa demo: province broker on mqtt://${addr.tcp.address}:${addr.tcp.port}, province services, ${agents.length} village agents (state in ${dir})`,
-        soundCard ? 'The villages play through this machine\'s sound card.' : `No sound card here: each village plays into ${join(dir, 'villages', '<id>', 'loa.wav')} in real time.`,
-        'Watch what the villages report (state, telemetry, online status) as the province console does:',
-        `  mosquitto_sub -h ${addr.tcp.address} -p ${addr.tcp.port} -V mqttv311 -v -i console:watch -u console -P '${c.password}' -t 'loa/v1/d/+/state' -t 'loa/v1/d/+/telemetry' -t 'loa/v1/d/+/status'`,
-        `Give a village a new target from another terminal: loa library add FILE --title … --data ${dir}, then loa target set ID --spec FILE --data ${dir}.`,
-        'Press Ctrl-C to stop.',
+        `Loa demo — tỉnh mẫu Quảng Ngãi (state in ${dir})`,
+        `  Bảng điều khiển tỉnh (province console): ${consoleUrl}`,
+        '  Tài khoản (accounts):',
+        ...ACCOUNTS.filter(([, , , who]) => who).map(([name, , , who]) => `    ${name.padEnd(16)} ${creds.accounts[name]!.password}   ${who}`),
+        `  Máy chủ MQTT (broker): mqtt://${addr.tcp.address}:${addr.tcp.port}, ${agents.length} cụm loa (village agents) in two communes`,
+        soundCard ? '  Các thôn phát qua loa của máy này (sound card).' : `  Mỗi thôn phát vào tệp (each village plays into) ${join(dir, 'villages', '<id>', 'loa.wav')}`,
+        `  Bản tin "${BULLETIN_TITLE}" phát lúc ${localClock(bulletinAt).slice(0, 5)} (giờ Việt Nam); every day at 06:30 as well.`,
+        '  The local panel on each cluster comes with issue 6.',
+        'Nhấn Ctrl-C để dừng (press Ctrl-C to stop).',
         '',
       ].join('\n'),
     );
     const stopping = untilSignal();
-    for (const a of agents) await a.start();
+    for (const ag of agents) await ag.start();
+    if (inv.values.emergency) void fireExercise();
     await stopping;
-    for (const a of agents) await a.stop();
-    await services.stop();
+    for (const ag of agents) await ag.stop();
+    await server.stop();
     await broker.stop();
-    reports.close();
     registry.close();
     return 0;
+
+    async function fireExercise(): Promise<void> {
+      const timeout = new Promise<'timeout'>((r) => setTimeout(r, 60_000, 'timeout').unref());
+      if ((await Promise.race([synced, timeout])) === 'timeout') {
+        inv.io.err('  diễn tập không gửi: các thôn chưa đồng bộ sau 60 s (exercise not sent: villages not synced)');
+        return;
+      }
+      try {
+        const d = await server.dispatcher.compose(
+          { name: 'dispatch', role: 'dispatch', zone: null },
+          { mode: 'exercise', level: 3, zones: ['quang-ngai/dak-ha', 'quang-ngai/son-tay'], devices: [], content: { kind: 'standard', clip: 'siren' }, repeat: 1, expiresMinutes: 10, title: 'Diễn tập ứng phó lũ quét' },
+        );
+        inv.io.err(`  ĐÃ GỬI DIỄN TẬP (exercise sent) ${d.id}: còi báo động, 2 xã`);
+        let last = '';
+        const print = (id: string) => {
+          if (id !== d.id) return;
+          const r = server.dispatcher.rollup(d.id);
+          const line = r.zones.map((z) => `${z.zone}: ${Object.entries(z.counts).filter(([, n]) => n).map(([k, n]) => `${STATUS_VI[k] ?? k} ${n}`).join(', ')}`).join(' · ');
+          if (line !== last) inv.io.err(`  diễn tập (exercise roll-up) — ${(last = line)}`);
+        };
+        server.dispatcher.on('changed', print);
+        print(d.id);
+      } catch (e) {
+        inv.io.err(`  diễn tập không gửi được (exercise failed): ${(e as Error).message}`);
+      }
+    }
   },
 });

@@ -4,11 +4,13 @@ import { provision } from './provision.js';
 import { demo } from './demo.js';
 import { device } from './device.js';
 import { consoleCmd, library, target } from './console.js';
+import { dispatch } from './dispatch.js';
 
 export const root = group('Loa: runtime for commune IP loudspeaker clusters (đài truyền thanh ứng dụng CNTT-VT)', {
   demo,
   broker,
   console: consoleCmd,
+  dispatch,
   device,
   provision,
   library,

@@ -5,7 +5,7 @@ import { commitTempFile, writeTempFile } from '../lib/fs-atomic.js';
 import { LoaError } from '../protocol/errors.js';
 import { BUNDLE_FORMAT, DeviceBundle } from '../protocol/bundle.js';
 import { ACCOUNT_ROLES, Registry, type DeviceRow } from '../provisioning/registry.js';
-import { actor, DATA_OPTION, dataDir, JSON_OPTION, openRegistry, withRegistry } from './common.js';
+import { actor, DATA_OPTION, dataDir, JSON_OPTION, withRegistry } from './common.js';
 import { mosquittoAcl } from '../provisioning/mosquitto.js';
 
 // `loa provision …`: the technician's commands against the province registry.

@@ -49,6 +49,8 @@ export interface AgentEvents {
   applied: [version: number];
   rejected: [error: LoaError];
   telemetry: [t: Telemetry];
+  /** An event recorded for the province (a play, an emergency ack, an operator action), once it is in the outbox. */
+  record: [record: LogRecord];
 }
 
 export class Agent extends EventEmitter<AgentEvents> {
@@ -260,8 +262,13 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   /** Records an event for the province: written to the outbox in the caller's transaction. */
   record(kind: LogRecord['kind'], data: LogRecord['data'], at = this.#iso()): void {
-    this.store.tx(() => this.store.enqueue({ key: this.store.nextKey(), at, kind, data } as LogRecord));
+    const rec = this.store.tx(() => {
+      const r = { key: this.store.nextKey(), at, kind, data } as LogRecord;
+      this.store.enqueue(r);
+      return r;
+    });
     this.outbox.kick();
+    this.emit('record', rec);
   }
 
   #iso(): string {

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { closeSync, createReadStream, mkdirSync, openSync, readSync, renameSync, rmSync, existsSync } from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fsyncDir, writeTempFile } from '../lib/fs-atomic.js';
 import { LoaError } from '../protocol/errors.js';
 import type { AssetRef } from '../protocol/payloads.js';
 import type { Registry } from './registry.js';
+import { ingest as ffmpegIngest, type IngestOptions, type IngestResult } from '../audio/ingest.js';
 
 // The province's audio library: files named by their sha256 under
 // <data>/library, with their metadata in the registry. What devices fetch is
@@ -21,7 +23,18 @@ export interface LibraryAsset {
   durationMs: number;
   title: string;
   addedAt: string;
+  /** EBU R128 of the asset as devices play it (null: added as it was, not ingested). */
+  loudness: { I: number; TP: number; LRA: number } | null;
+  /** Container/codec of the original upload, e.g. "mp3", "mp4/aac". */
+  sourceFormat: string | null;
 }
+
+/** The ingest a library runs uploads through; tests and benchmarks may pass another with the same contract. */
+export type Ingest = (file: string, opts: IngestOptions) => Promise<IngestResult>;
+
+const COLUMNS = 'sha256, size, mime, duration_ms AS durationMs, title, added_at AS addedAt, loudness, source_format AS sourceFormat';
+type Row = Omit<LibraryAsset, 'loudness'> & { loudness: string | null };
+const fromRow = (r: Row): LibraryAsset => ({ ...r, loudness: r.loudness ? (JSON.parse(r.loudness) as LibraryAsset['loudness']) : null });
 
 const MIME_BY_FORMAT: Record<string, AssetRef['mime']> = { ogg: 'audio/ogg', wav: 'audio/wav', mp3: 'audio/mpeg' };
 
@@ -55,16 +68,16 @@ export class AssetLibrary {
   }
 
   get(sha256: string): LibraryAsset | null {
-    const r = this.#reg.db.prepare('SELECT sha256, size, mime, duration_ms AS durationMs, title, added_at AS addedAt FROM library WHERE sha256 = ?').get(sha256) as LibraryAsset | undefined;
-    return r ?? null;
+    const r = this.#reg.db.prepare(`SELECT ${COLUMNS} FROM library WHERE sha256 = ?`).get(sha256) as Row | undefined;
+    return r ? fromRow(r) : null;
   }
 
   list(): LibraryAsset[] {
-    return this.#reg.db.prepare('SELECT sha256, size, mime, duration_ms AS durationMs, title, added_at AS addedAt FROM library ORDER BY added_at').all() as LibraryAsset[];
+    return (this.#reg.db.prepare(`SELECT ${COLUMNS} FROM library ORDER BY added_at`).all() as Row[]).map(fromRow);
   }
 
   /** Adds bytes with known metadata; adding the same bytes again returns the existing entry. */
-  add(bytes: Buffer, meta: { title: string; mime: AssetRef['mime']; durationMs: number; actor: string }): LibraryAsset {
+  add(bytes: Buffer, meta: { title: string; mime: AssetRef['mime']; durationMs: number; actor: string; loudness?: LibraryAsset['loudness']; sourceFormat?: string }): LibraryAsset {
     const title = meta.title.normalize('NFC').trim();
     if (!title || title.length > 200) throw new LoaError('LOA_E_CONFIG_INVALID', 'an asset title must have 1–200 characters');
     if (!bytes.length) throw new LoaError('LOA_E_AUDIO_INVALID', 'empty file');
@@ -77,8 +90,10 @@ export class AssetLibrary {
       renameSync(tmp, this.path(sha256));
       fsyncDir(this.dir);
       this.#reg.db.transaction(() => {
-        this.#reg.db.prepare('INSERT INTO library (sha256, size, mime, duration_ms, title, added_at, added_by) VALUES (?, ?, ?, ?, ?, ?, ?)').run(sha256, bytes.length, meta.mime, meta.durationMs, title, new Date().toISOString(), meta.actor);
-        this.#reg.audit(meta.actor, 'library.add', sha256, { title, size: bytes.length });
+        this.#reg.db
+          .prepare('INSERT INTO library (sha256, size, mime, duration_ms, title, added_at, added_by, loudness, source_format) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(sha256, bytes.length, meta.mime, meta.durationMs, title, new Date().toISOString(), meta.actor, meta.loudness ? JSON.stringify(meta.loudness) : null, meta.sourceFormat ?? null);
+        this.#reg.audit(meta.actor, 'library.add', sha256, { title, size: bytes.length, ...(meta.loudness ? { loudness: meta.loudness.I } : {}) });
       })();
     } catch (e) {
       rmSync(tmp, { force: true });
@@ -88,7 +103,22 @@ export class AssetLibrary {
     return this.get(sha256)!;
   }
 
-  /** Adds an audio file as it is (Ogg, WAV or MP3), probing its duration. */
+  /**
+   * Ingests an audio file (any format ffmpeg reads: decode, EBU R128 loudness
+   * normalisation, Opus) and adds the result: what every upload and TTS
+   * bulletin goes through. A refused file leaves nothing behind.
+   */
+  async importAudio(file: string, meta: { title: string; actor: string }, opts: { onProgress?: (f: number) => void; ingest?: Ingest; maxDurationMs?: number } = {}): Promise<LibraryAsset> {
+    const work = mkdtempSync(join(tmpdir(), 'loa-ingest-'));
+    try {
+      const r = await (opts.ingest ?? ffmpegIngest)(file, { outDir: work, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.maxDurationMs ? { maxDurationMs: opts.maxDurationMs } : {}) });
+      return this.add(readFileSync(r.file), { ...meta, mime: 'audio/ogg', durationMs: r.durationMs, loudness: r.loudness.output, sourceFormat: r.sourceFormat });
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+
+  /** Adds an audio file as it is (Ogg, WAV or MP3), probing its duration: for clips already prepared elsewhere. */
   async addFile(file: string, meta: { title: string; actor: string }): Promise<LibraryAsset> {
     if (!existsSync(file)) throw new LoaError('LOA_E_AUDIO_INVALID', `${file} does not exist`);
     const probe = await probeAudio(file);

@@ -4,7 +4,7 @@ import type { Logger } from '../lib/log.js';
 import { endClient } from '../lib/mqtt-end.js';
 import { decodePayload, encodeChunkFrame, encodePayload, encodeSigned } from '../protocol/codec.js';
 import { LoaError, isLoaError, reasonOf } from '../protocol/errors.js';
-import { ChunkRequest, LogBatch, type ChunkHeader, type LogAck, type TimeBeacon } from '../protocol/payloads.js';
+import { ChunkRequest, DeviceStatus, LogBatch, type ChunkHeader, type LogAck, type TimeBeacon } from '../protocol/payloads.js';
 import { Signer } from '../protocol/signing.js';
 import { parseTopic, topics } from '../protocol/topics.js';
 import type { AssetLibrary } from './library.js';
@@ -29,8 +29,10 @@ export interface ProvinceServicesDeps {
   broker: { url: string; username: string; password: string; ca?: string | null };
   log: Logger;
   pollMs?: number;
-  /** Period of the signed time beacon (default 60 s). */
-  beaconMs?: number;
+  /** Period of the signed time beacon (default 60 s); null sends none (tests whose agents run on clocks they set). */
+  beaconMs?: number | null;
+  /** Least time between the extra beacons sent when devices come online (default 2 s). */
+  beaconOnJoinMs?: number;
   /** The console's fleet view: gets devices' status, state and telemetry. */
   fleet?: { onMessage(device: string, kind: 'status' | 'state' | 'telemetry', payload: Buffer): void };
   /** Called after a log batch is stored (the console's dispatch roll-up listens). */
@@ -79,6 +81,8 @@ export class ProvinceServices {
   #poll: NodeJS.Timeout | null = null;
   #beacon: NodeJS.Timeout | null = null;
   #beaconSeq = 0;
+  #beaconSentAt = 0;
+  #joinBeacon: NodeJS.Timeout | null = null;
   #seenChange = -1;
   #signer: Signer | null = null;
   /** Recently served chunk frames: a bulletin goes to thousands of clusters, the same chunks again and again. */
@@ -111,7 +115,8 @@ export class ProvinceServices {
       // broker need not store each one in this session (a third of its work).
       // Log batches at QoS 1: they wait in this session while the console restarts.
       // Subscribing again on a present session is harmless and picks up topics added since.
-      c.subscribe({ 'loa/v1/d/+/chunk/req': { qos: 0 }, 'loa/v1/d/+/log': { qos: 1 }, ...(this.#d.fleet ? { 'loa/v1/d/+/status': { qos: 1 }, 'loa/v1/d/+/state': { qos: 1 }, 'loa/v1/d/+/telemetry': { qos: 0 } } : {}) }, (err) => {
+      // Status always: a device coming online gets a time beacon within seconds, not at the next minute.
+      c.subscribe({ 'loa/v1/d/+/chunk/req': { qos: 0 }, 'loa/v1/d/+/log': { qos: 1 }, 'loa/v1/d/+/status': { qos: 1 }, ...(this.#d.fleet ? { 'loa/v1/d/+/state': { qos: 1 }, 'loa/v1/d/+/telemetry': { qos: 0 } } : {}) }, (err) => {
         if (err) this.#log.error({ err: err.message }, 'cannot subscribe to device requests');
       });
       // Retained targets survive in the broker, but publishing again after a reconnect costs little and heals a wiped broker.
@@ -125,8 +130,10 @@ export class ProvinceServices {
         resolve();
       });
     });
-    this.publishTimeBeacon();
-    this.#beacon = setInterval(() => this.publishTimeBeacon(), this.#d.beaconMs ?? 60_000);
+    if (this.#d.beaconMs !== null) {
+      this.publishTimeBeacon();
+      this.#beacon = setInterval(() => this.publishTimeBeacon(), this.#d.beaconMs ?? 60_000);
+    }
     this.#poll = setInterval(() => {
       const v = this.#d.registry.changeCounter();
       if (v !== this.#seenChange) {
@@ -139,6 +146,7 @@ export class ProvinceServices {
   async stop(): Promise<void> {
     if (this.#poll) clearInterval(this.#poll);
     if (this.#beacon) clearInterval(this.#beacon);
+    if (this.#joinBeacon) clearTimeout(this.#joinBeacon);
     const c = this.#client;
     this.#client = null;
     if (c) await endClient(c);
@@ -153,6 +161,23 @@ export class ProvinceServices {
     if (!c?.connected || !this.#signer) return;
     const beacon: TimeBeacon = { at: new Date().toISOString(), validMs: Math.max(1000, Math.min(600_000, 2 * (this.#d.beaconMs ?? 60_000))), seq: this.#beaconSeq++ };
     c.publish(topics.time(), encodeSigned('time', this.#signer.sign('time', beacon)), { qos: 0, retain: false });
+    this.#beaconSentAt = Date.now();
+  }
+
+  /**
+   * A device just came online: a Pi without NTP or RTC plays no programme
+   * until it knows the time, so send a beacon soon rather than at the next
+   * period. Devices reconnecting together share one: at most one extra beacon
+   * per `beaconOnJoinMs`, however many join.
+   */
+  #beaconForJoin(): void {
+    if (this.#joinBeacon || this.#d.beaconMs === null) return;
+    const gap = this.#d.beaconOnJoinMs ?? 2000;
+    const wait = Math.max(0, this.#beaconSentAt + gap - Date.now());
+    this.#joinBeacon = setTimeout(() => {
+      this.#joinBeacon = null;
+      this.publishTimeBeacon();
+    }, wait);
   }
 
   /** Publishes every target whose version differs from what this process last published. */
@@ -187,7 +212,10 @@ export class ProvinceServices {
     try {
       if (t.sub === 'chunk/req') this.#serveChunk(t.deviceId, payload);
       else if (t.sub === 'log') this.#storeLog(t.deviceId, payload);
-      else if (t.sub === 'status' || t.sub === 'state' || t.sub === 'telemetry') this.#d.fleet?.onMessage(t.deviceId, t.sub, payload);
+      else if (t.sub === 'status') {
+        if (decodePayload('status', DeviceStatus, payload).state === 'online') this.#beaconForJoin();
+        this.#d.fleet?.onMessage(t.deviceId, t.sub, payload);
+      } else if (t.sub === 'state' || t.sub === 'telemetry') this.#d.fleet?.onMessage(t.deviceId, t.sub, payload);
     } catch (e) {
       this.#log.warn({ device: t.deviceId, topic, err: isLoaError(e) ? e.toJSON() : reasonOf(e) }, 'device message rejected');
     }

@@ -119,6 +119,11 @@ const MIGRATIONS = [
     cancels TEXT
   );
   `,
+  `
+  -- What ingest measured (EBU R128 on the asset as devices will play it) and what the upload was.
+  ALTER TABLE library ADD COLUMN loudness TEXT;
+  ALTER TABLE library ADD COLUMN source_format TEXT;
+  `,
 ];
 
 export interface Zone {

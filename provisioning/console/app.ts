@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Logger } from '../../lib/log.js';
 import { LoaError, isLoaError, type ErrorCode } from '../../protocol/errors.js';
 import { schemaError } from '../../protocol/codec.js';
-import type { AssetLibrary } from '../library.js';
+import type { AssetLibrary, Ingest } from '../library.js';
 import type { Registry } from '../registry.js';
 import type { Reports } from '../reports.js';
 import { can, type Permission, type Principal } from './access.js';
@@ -24,7 +24,7 @@ export interface TtsService {
 }
 export interface IngestService {
   /** Loudness-normalises and encodes an audio file; the result file lies in outDir. */
-  ingest(file: string, opts: { outDir: string; onProgress?: (f: number) => void }): Promise<{ file: string; durationMs: number; loudness?: unknown }>;
+  ingest: Ingest;
 }
 
 export interface ConsoleDeps {
@@ -45,6 +45,12 @@ export interface ConsoleDeps {
   maxUploadBytes?: number;
   /** Static UI directory. */
   uiDir?: string;
+  /**
+   * Sends the stored targets to the broker now. The MQTT services notice
+   * registry changes made by other processes (PRAGMA data_version), not this
+   * process's own writes, so a publish from the API calls this.
+   */
+  publishTargets?: () => void;
 }
 
 export interface Ctx extends ConsoleDeps {

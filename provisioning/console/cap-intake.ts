@@ -1,11 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { isLoaError, reasonOf } from '../../protocol/errors.js';
 import { capKey, mapCap, parseCap } from '../cap.js';
 import type { Ctx } from './app.js';
 import { allInScope, type Principal } from './access.js';
 import type { DispatchRow } from './dispatch.js';
+import { speakToLibrary } from './media.js';
 
 // POST /api/cap: an OASIS CAP 1.2 alert becomes a PENDING dispatch — a person
 // releases it, and an actual one needs the approver's second pair of eyes as
@@ -20,19 +18,7 @@ export interface CapResult {
 
 async function speak(ctx: Ctx, text: string, title: string, actor: string): Promise<string | null> {
   if (!ctx.tts) return null;
-  const work = mkdtempSync(join(tmpdir(), 'loa-cap-'));
-  try {
-    const wav = await ctx.tts.synthesize(text, {});
-    writeFileSync(join(work, 'cap.wav'), wav);
-    if (ctx.ingest) {
-      const r = await ctx.ingest.ingest(join(work, 'cap.wav'), { outDir: work });
-      return ctx.library.add(readFileSync(r.file), { title, mime: 'audio/ogg', durationMs: r.durationMs, actor }).sha256;
-    }
-    const { probeAudio } = await import('../library.js');
-    return ctx.library.add(wav, { title, ...(await probeAudio(join(work, 'cap.wav'))), actor }).sha256;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  return (await speakToLibrary(ctx, { text, title }, actor)).sha256;
 }
 
 /** Withdraws pending dispatches and cancels sent ones that an Update or Cancel points at. */

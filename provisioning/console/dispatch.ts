@@ -70,8 +70,9 @@ export class Dispatcher extends EventEmitter<{ changed: [id: string] }> {
   readonly #now: () => number;
   #signer: Signer | null = null;
 
-  constructor(deps: { registry: Registry; library: AssetLibrary; reports: Reports; publish: Publisher; log: Logger; now?: () => number }) {
+  constructor(deps: { registry: Registry; library: AssetLibrary; reports: Reports; publish: Publisher; log: Logger; now?: () => number; approvalModes?: readonly EmergencyStart['mode'][] }) {
     super();
+    this.#approvalModes = new Set(deps.approvalModes ?? ['actual']);
     this.#reg = deps.registry;
     this.#lib = deps.library;
     this.#reports = deps.reports;
@@ -124,7 +125,14 @@ export class Dispatcher extends EventEmitter<{ changed: [id: string] }> {
     });
   }
 
-  /** Composes a dispatch; exercises and tests are sent at once, actual emergencies wait for approval. */
+  /** Modes that wait for a second person: always 'actual'; provinces may add 'exercise' (a drill still sounds sirens). */
+  readonly #approvalModes: Set<EmergencyStart['mode']>;
+
+  needsApproval(mode: EmergencyStart['mode']): boolean {
+    return mode === 'actual' || this.#approvalModes.has(mode);
+  }
+
+  /** Composes a dispatch; modes that need approval (actual, and any the province adds) wait, the others are sent at once. */
   async compose(p: Principal, input: unknown, opts: { capKey?: string; forceApproval?: boolean } = {}): Promise<DispatchRow> {
     if (!can(p, 'dispatch')) throw new LoaError('LOA_E_FORBIDDEN', `${p.role} accounts cannot dispatch emergencies`);
     const req = parseWith(ComposeRequest, input, 'dispatch');
@@ -155,7 +163,7 @@ export class Dispatcher extends EventEmitter<{ changed: [id: string] }> {
       this.#reg.audit(p.name, 'dispatch.compose', id, { mode: req.mode, level: req.level, zones: scopeZones, capKey: opts.capKey ?? null });
     })();
     this.emit('changed', id);
-    if (req.mode !== 'actual' && !opts.forceApproval) await this.#send(id, null);
+    if (!this.needsApproval(req.mode) && !opts.forceApproval) await this.#send(id, null);
     return this.get(id)!;
   }
 
@@ -201,7 +209,7 @@ export class Dispatcher extends EventEmitter<{ changed: [id: string] }> {
         .run(cid, d.mode, JSON.stringify(cmd), JSON.stringify(d.zones), p.name, new Date(now).toISOString(), id);
       this.#reg.audit(p.name, 'dispatch.cancel', cid, { cancels: id });
     })();
-    if (d.mode !== 'actual') await this.#send(cid, null);
+    if (!this.needsApproval(d.mode as EmergencyStart['mode'])) await this.#send(cid, null);
     this.emit('changed', cid);
     return this.get(cid)!;
   }
@@ -242,7 +250,7 @@ export class Dispatcher extends EventEmitter<{ changed: [id: string] }> {
     if (!d) throw new LoaError('LOA_E_NOT_FOUND', `no dispatch ${id}`);
     const cmd = d.command as EmergencyStart;
     const targets = this.#reg.devicesIn(null).filter((x) => x.status === 'active' && (cmd.scope.devices.includes(x.id) || cmd.scope.zones.some((z) => zoneContains(z, x.zone))));
-    const rows = this.#reports.db.prepare("SELECT device, record FROM device_log WHERE kind = 'emergency-ack' ORDER BY at, key").all() as { device: string; record: string }[];
+    const rows = this.#reports.db.prepare("SELECT device, record FROM device_log WHERE kind = 'emergency-ack' AND json_extract(record, '$.data.emergency') = ? ORDER BY at, key").all(id) as { device: string; record: string }[];
     const latest = new Map<string, { status: AckStatus; code?: string }>();
     for (const r of rows) {
       const rec = JSON.parse(r.record) as { data: { emergency: string; status: AckStatus; code?: string } };

@@ -1,35 +1,19 @@
-import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createWriteStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { LoaError } from '../../protocol/errors.js';
 import { Text } from '../../protocol/payloads.js';
-import { probeAudio, type LibraryAsset } from '../library.js';
 import { body, httpError, need, type Ctx } from './app.js';
+import { importUpload, speakToLibrary } from './media.js';
 
 // The audio library: uploads and TTS bulletins both go through the same
 // ingest (loudness normalisation, Opus) before they become assets. Both run
 // as jobs the page polls for progress; a failure leaves nothing behind.
 
 export function libraryRoutes(app: FastifyInstance, ctx: Ctx): void {
-  /** Ingests a file (or adds it as it is when no ingest service is configured) and adds the result to the library. */
-  async function addToLibrary(file: string, title: string, actor: string, progress: (f: number) => void): Promise<LibraryAsset> {
-    const work = mkdtempSync(join(tmpdir(), 'loa-ingest-'));
-    try {
-      if (ctx.ingest) {
-        const r = await ctx.ingest.ingest(file, { outDir: work, onProgress: progress });
-        return ctx.library.add(readFileSync(r.file), { title, mime: 'audio/ogg', durationMs: r.durationMs, actor });
-      }
-      const probe = await probeAudio(file);
-      return ctx.library.add(readFileSync(file), { title, ...probe, actor });
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
-  }
-
   app.get('/api/library', async (req) => {
     need(req, 'read');
     return { assets: ctx.library.list() };
@@ -63,7 +47,7 @@ export function libraryRoutes(app: FastifyInstance, ctx: Ctx): void {
     }
     const job = ctx.jobs.start('upload', p.name, async (progress) => {
       try {
-        return await addToLibrary(file, title, p.name, progress);
+        return await importUpload(ctx, file, title, p.name, progress);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -75,19 +59,8 @@ export function libraryRoutes(app: FastifyInstance, ctx: Ctx): void {
   app.post('/api/tts', async (req) => {
     const p = need(req, 'edit');
     const r = body(TtsRequest, req.body, 'TTS request');
-    const tts = ctx.tts;
-    if (!tts) throw new LoaError('LOA_E_CONFIG_INVALID', 'no TTS engine is configured on this console');
-    const job = ctx.jobs.start('tts', p.name, async (progress) => {
-      const wav = await tts.synthesize(r.text, { ...(r.voice ? { voice: r.voice } : {}), ...(r.speed ? { speed: r.speed } : {}), ...(r.engine ? { engine: r.engine } : {}) });
-      progress(0.3);
-      const dir = mkdtempSync(join(tmpdir(), 'loa-tts-'));
-      try {
-        writeFileSync(join(dir, 'tts.wav'), wav);
-        return await addToLibrary(join(dir, 'tts.wav'), r.title, p.name, (f) => progress(0.3 + 0.7 * f));
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
+    if (!ctx.tts) throw new LoaError('LOA_E_CONFIG_INVALID', 'no TTS engine is configured on this console');
+    const job = ctx.jobs.start('tts', p.name, (progress) => speakToLibrary(ctx, r, p.name, progress));
     return { job: job.id };
   });
 

@@ -59,6 +59,7 @@ export function planningRoutes(app: FastifyInstance, ctx: Ctx): void {
     const zones = b.zones ?? (p.zone ? [p.zone] : null);
     if (zones && !allInScope(p, zones)) throw httpError('LOA_E_FORBIDDEN', `zones outside ${p.zone}`);
     const published = publishZones(ctx.registry, ctx.library, zones, p.name);
+    if (published.length) ctx.publishTargets?.();
     return { published };
   });
 }

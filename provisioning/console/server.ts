@@ -33,6 +33,8 @@ export interface ConsoleServerOptions {
   /** How often to re-send a live emergency to devices that have not acknowledged it. */
   resendMs?: number;
   beaconMs?: number;
+  /** Dispatch modes besides 'actual' that need a second person's approval (e.g. ['exercise']). */
+  approvalModes?: readonly ('actual' | 'exercise' | 'test')[];
 }
 
 export class ConsoleServer {
@@ -52,7 +54,7 @@ export class ConsoleServer {
     this.library = new AssetLibrary(o.registry);
     this.reports = new Reports(o.registry.dir);
     this.fleet = new FleetTracker({ registry: o.registry, reports: this.reports, log: o.log });
-    this.dispatcher = new Dispatcher({ registry: o.registry, library: this.library, reports: this.reports, publish: (t, p) => this.#publishEmergency(t, p), log: o.log });
+    this.dispatcher = new Dispatcher({ registry: o.registry, library: this.library, reports: this.reports, publish: (t, p) => this.#publishEmergency(t, p), log: o.log, ...(o.approvalModes ? { approvalModes: o.approvalModes } : {}) });
     this.services = new ProvinceServices({
       registry: o.registry,
       library: this.library,
@@ -113,6 +115,7 @@ export class ConsoleServer {
         ...(o.capAreas ? { capAreas: o.capAreas } : {}),
         secureCookies: !!o.secureCookies,
         uiDir: UI_DIR,
+        publishTargets: () => this.services.publishTargets(),
       });
       await this.#app.listen({ host: o.http.host, port: o.http.port });
       this.#address = this.#app.server.address() as AddressInfo;

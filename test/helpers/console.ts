@@ -37,7 +37,7 @@ export interface Session {
   del(url: string): Promise<LightMyRequestResponse>;
 }
 
-export async function consoleFixture(opts: { tts?: TtsService; ingest?: IngestService; log?: Logger; capAreas?: ConstructorParameters<typeof ConsoleServer>[0]['capAreas'] } = {}): Promise<ConsoleFixture> {
+export async function consoleFixture(opts: { tts?: TtsService; ingest?: IngestService; log?: Logger; capAreas?: ConstructorParameters<typeof ConsoleServer>[0]['capAreas']; approvalModes?: ('exercise' | 'test')[] } = {}): Promise<ConsoleFixture> {
   const p = await makeProvince({ accounts: CONSOLE_ACCOUNTS });
   const broker = await startBroker(p.registry, p.dir);
   const server = new ConsoleServer({
@@ -48,6 +48,7 @@ export async function consoleFixture(opts: { tts?: TtsService; ingest?: IngestSe
     ...(opts.tts ? { tts: opts.tts } : {}),
     ...(opts.ingest ? { ingest: opts.ingest } : {}),
     ...(opts.capAreas ? { capAreas: opts.capAreas } : {}),
+    ...(opts.approvalModes ? { approvalModes: opts.approvalModes } : {}),
     beaconMs: 60_000,
   });
   await server.start();

@@ -32,12 +32,12 @@ export interface SyncFixture {
 export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 export const fileSha = (path: string) => sha256(readFileSync(path));
 
-export async function syncFixture(opts: { log?: Logger } = {}): Promise<SyncFixture> {
+export async function syncFixture(opts: { log?: Logger; beacons?: boolean } = {}): Promise<SyncFixture> {
   const p = await makeProvince();
   let broker = await startBroker(p.registry, p.dir, { log: opts.log });
   const library = new AssetLibrary(p.registry);
   const reports = new Reports(p.dir);
-  const services = new ProvinceServices({ registry: p.registry, library, reports, broker: { url: broker.url, username: 'console', password: p.accounts.console!.secret }, log: opts.log ?? silentLogger(), pollMs: 100 });
+  const services = new ProvinceServices({ registry: p.registry, library, reports, broker: { url: broker.url, username: 'console', password: p.accounts.console!.secret }, log: opts.log ?? silentLogger(), pollMs: 100, ...(opts.beacons === false ? { beaconMs: null } : {}) });
   await services.start();
   const agents: Agent[] = [];
   const f: SyncFixture = {

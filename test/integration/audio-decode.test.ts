@@ -39,8 +39,6 @@ function collect(stream: Readable): Promise<Buffer> {
   });
 }
 
-const lenMs = (b: Buffer) => b.length / 2 / FPMS;
-
 test('a 48 kHz WAV decodes to exactly its samples; from an offset, to exactly the rest', async () => {
   assert.ok((await collect(decode(wav).stream)).equals(twoPart));
   const rest = await collect(decode(wav, { offsetMs: 1250 }).stream);

@@ -55,10 +55,15 @@ test('provision → broker → console services → library → target → agent
   const ogg = join(dir, 'ban-tin.ogg');
   execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-ac', '1', '-c:a', 'libopus', '-b:a', '32k', ogg]);
   const added = await ok('library', 'add', ogg, '--title', 'Bản tin sáng', '--json');
-  const asset = JSON.parse(added) as { sha256: string; durationMs: number; mime: string };
+  const asset = JSON.parse(added) as { sha256: string; durationMs: number; mime: string; loudness: { I: number } };
   assert.is(asset.mime, 'audio/ogg');
   assert.ok(asset.durationMs > 2900 && asset.durationMs < 3200, `${asset.durationMs} ms`);
-  assert.is(asset.sha256, createHash('sha256').update(readFileSync(ogg)).digest('hex'));
+  // Ingested: a new, loudness-normalised file, not the bytes given.
+  assert.is.not(asset.sha256, createHash('sha256').update(readFileSync(ogg)).digest('hex'));
+  assert.ok(Math.abs(asset.loudness.I - -16) <= 1, `loudness ${asset.loudness.I}`);
+  const asIs = JSON.parse(await ok('library', 'add', ogg, '--title', 'Nguyên bản', '--as-is', '--json')) as { sha256: string; loudness: null };
+  assert.is(asIs.sha256, createHash('sha256').update(readFileSync(ogg)).digest('hex'));
+  assert.is(asIs.loudness, null);
   const bad = await runLoa(['library', 'add', bundleFile, '--title', 'không phải âm thanh'], env);
   assert.is(bad.code, 1);
   assert.match(bad.stderr, /LOA_E_AUDIO_INVALID/);

@@ -91,8 +91,12 @@ test('library: upload an Ogg, preview it; a file that is not audio is refused an
   const j = await job(s.editor!, (r.json() as { job: string }).job);
   assert.is(j.status, 'done', JSON.stringify(j.error));
   asset = j.result.sha256;
-  const list = (await s['viewer-son-tay']!.get('/api/library')).json() as { assets: { sha256: string; title: string }[] };
-  assert.ok(list.assets.some((a) => a.sha256 === asset && a.title === 'Bản tin sáng'));
+  const list = (await s['viewer-son-tay']!.get('/api/library')).json() as { assets: { sha256: string; title: string; loudness: { I: number } | null; sourceFormat: string }[] };
+  const stored = list.assets.find((a) => a.sha256 === asset)!;
+  assert.is(stored.title, 'Bản tin sáng');
+  // Through the real ingest: normalised to −16 LUFS and re-encoded, its measured loudness kept.
+  assert.ok(Math.abs(stored.loudness!.I - -16) <= 1, `loudness ${stored.loudness?.I}`);
+  assert.is(stored.sourceFormat, 'ogg/opus');
   const audio = await s['viewer-son-tay']!.get(`/api/library/${asset}/audio`);
   assert.is(audio.statusCode, 200);
   assert.match(String(audio.headers['content-type']), /audio\/ogg/);

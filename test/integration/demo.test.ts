@@ -9,13 +9,13 @@ import { cleanupTempDirs, tempDir, waitFor } from '../helpers/tmp.js';
 test.after(cleanupTempDirs);
 
 async function runDemo(dir: string, expectApplied: boolean): Promise<string> {
-  const child = spawn(process.execPath, [LOA_BIN, 'demo', '--port', '0', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [LOA_BIN, 'demo', '--port', '0', '--http-port', '0', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   try {
-    await waitFor(() => out.includes('Press Ctrl-C to stop.'), { timeoutMs: 30_000, what: `demo start:\n${out}` });
-    if (expectApplied) await waitFor(() => (out.match(/target 1 applied, 1 asset\(s\) on disk/g) ?? []).length === 3, { timeoutMs: 30_000, what: `three villages synced:\n${out}` });
+    await waitFor(() => out.includes('press Ctrl-C to stop'), { timeoutMs: 30_000, what: `demo start:\n${out}` });
+    if (expectApplied) await waitFor(() => (out.match(/target 1 applied\), 1 tệp âm thanh/g) ?? []).length === 3, { timeoutMs: 30_000, what: `three villages synced:\n${out}` });
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
@@ -28,7 +28,7 @@ test('the demo provisions a province and its three villages sync the spoken bull
   const dir = tempDir('loa-demo-');
   const first = await runDemo(dir, true);
   assert.match(first, /demo province provisioned/);
-  assert.match(first, /son-tay-lang-ra \(quang-ngai\/son-tay\/lang-ra\): target 1 applied/);
+  assert.match(first, /son-tay-lang-ra: bản kế hoạch 1 đã áp dụng/);
   const second = await runDemo(dir, false);
   assert.not.match(second, /provisioned/);
 });

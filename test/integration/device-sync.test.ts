@@ -8,7 +8,9 @@ import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { topics } from '../../protocol/topics.js';
 import { Signer, generateSigningKeyPair } from '../../protocol/signing.js';
 import { DeviceState, Telemetry } from '../../protocol/payloads.js';
-import type { Agent } from '../../device/agent.js';
+import { Agent } from '../../device/agent.js';
+import { ClockTrust } from '../../device/clock.js';
+import { silentLogger } from '../../lib/log.js';
 
 let f: SyncFixture;
 const proxies: Proxy[] = [];
@@ -179,6 +181,21 @@ test('telemetry: a heartbeat on connect and on change; a full disk budget is rep
   assert.is(t.disk.usedBytes, small.size);
   await endAll(watcher);
   await agent.stop();
+});
+
+test('a device without NTP or RTC gets the province\'s time within seconds of coming online, not at the next beacon period', async () => {
+  // The periodic beacon went out when the services started (before this device was there) and comes again only after a minute.
+  const clock = new ClockTrust({ wall: () => Date.now() - 30_000, mono: () => performance.now(), ntp: () => false, rtc: false, beaconTrustMs: 600_000, correctAboveMs: 2000 });
+  const agent = new Agent({ config: f.deviceConfig('l1a'), log: silentLogger(), clock, relay: null });
+  try {
+    assert.is(clock.trusted, false);
+    await agent.start();
+    await waitFor(() => clock.trusted, { timeoutMs: 6000, what: 'the clock trusted from a beacon' });
+    assert.is(clock.source, 'beacon');
+    assert.ok(Math.abs(clock.now() - Date.now()) < 1000, `corrected to the province's time (off by ${clock.now() - Date.now()} ms)`);
+  } finally {
+    await agent.stop();
+  }
 });
 
 test.run();
