@@ -3,7 +3,7 @@
 // One process per file keeps brokers, ports and SQLite files of one suite
 // from leaking into another, and lets the suites use both cores.
 //
-//   node scripts/run-tests.js                 unit, contracts, integration
+//   node scripts/run-tests.js                 unit, contracts, integration, browser (headless Chromium)
 //   node scripts/run-tests.js --slow          also test/slow (fault and soak suites)
 //   node scripts/run-tests.js --only slow     only test/slow
 //   node scripts/run-tests.js broker acl      only files whose path contains a word
@@ -18,7 +18,7 @@ const onlyIdx = args.indexOf('--only');
 const only = onlyIdx >= 0 ? args[onlyIdx + 1] : null;
 const filters = args.filter((a, i) => !a.startsWith('--') && !(onlyIdx >= 0 && i === onlyIdx + 1));
 const root = join(import.meta.dirname, '..', 'dist', 'test');
-const suites = only ? [only] : ['unit', 'contracts', 'integration', ...(slow ? ['slow'] : [])];
+const suites = only ? [only] : ['unit', 'contracts', 'integration', 'browser', ...(slow ? ['slow'] : [])];
 const jobs = Number(process.env.LOA_TEST_JOBS) || Math.max(2, Math.min(4, availableParallelism()));
 const timeoutMs = Number(process.env.LOA_TEST_TIMEOUT_MS) || (only === 'slow' || slow ? 900_000 : 180_000);
 

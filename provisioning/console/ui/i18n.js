@@ -1,0 +1,115 @@
+import vi from './lang/vi.js';
+
+// Vietnamese first: every string the page shows comes from one dictionary per
+// language (lang/vi.js, lang/en.js, same keys); English is fetched only when
+// chosen, and the choice is remembered in this browser. Dates and times are
+// always shown in Việt Nam's time (Asia/Ho_Chi_Minh), whatever the phone says.
+
+export const TZ = 'Asia/Ho_Chi_Minh';
+const STORE_KEY = 'loa.lang';
+let lang = 'vi';
+let dict = vi;
+
+export const currentLang = () => lang;
+const locale = () => (lang === 'vi' ? 'vi-VN' : 'en-GB');
+
+export function storedLang() {
+  try {
+    return localStorage.getItem(STORE_KEY) === 'en' ? 'en' : 'vi';
+  } catch {
+    return 'vi';
+  }
+}
+
+export async function setLang(l) {
+  dict = l === 'en' ? (await import('./lang/en.js')).default : vi;
+  lang = l === 'en' ? 'en' : 'vi';
+  document.documentElement.lang = lang;
+  try {
+    localStorage.setItem(STORE_KEY, lang);
+  } catch {
+    // Private browsing: the choice lasts for this page only.
+  }
+}
+
+/** The string for `key`, with {name} placeholders filled from `vars`. */
+export function t(key, vars) {
+  const s = dict[key] ?? vi[key] ?? key;
+  return vars ? s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] !== undefined ? String(vars[k]) : m)) : s;
+}
+
+const cache = new Map();
+function dtf(opts) {
+  const k = locale() + JSON.stringify(opts);
+  if (!cache.has(k)) cache.set(k, new Intl.DateTimeFormat(locale(), { timeZone: TZ, ...opts }));
+  return cache.get(k);
+}
+const toDate = (v) => (v instanceof Date ? v : new Date(v));
+
+export const fmt = {
+  /** 14:05 27/11/2026 */
+  dateTime: (v) => (v === null || v === undefined ? '—' : dtf({ day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(toDate(v))),
+  /** 14:05 */
+  time: (v) => dtf({ hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(toDate(v)),
+  /** A local date 'YYYY-MM-DD' as 27/11/2026 (it is a calendar day, not an instant). */
+  day: (d) => {
+    const [y, m, dd] = d.split('-');
+    return `${dd}/${m}/${y}`;
+  },
+  /** "3 giờ trước" */
+  ago: (v, now = Date.now()) => {
+    if (v === null || v === undefined) return '—';
+    const s = Math.round((toDate(v).getTime() - now) / 1000);
+    const rtf = new Intl.RelativeTimeFormat(locale(), { numeric: 'auto' });
+    const a = Math.abs(s);
+    if (a < 60) return rtf.format(s, 'second');
+    if (a < 3600) return rtf.format(Math.round(s / 60), 'minute');
+    if (a < 86400 * 2) return rtf.format(Math.round(s / 3600), 'hour');
+    return rtf.format(Math.round(s / 86400), 'day');
+  },
+  /** 3:07 or 1:02:03 */
+  duration: (ms) => {
+    if (!Number.isFinite(ms)) return '—';
+    const s = Math.round(ms / 1000);
+    const hh = Math.floor(s / 3600);
+    const mm = Math.floor((s % 3600) / 60);
+    const ss = String(s % 60).padStart(2, '0');
+    return hh ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
+  },
+  number: (n, digits = 0) => new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(n),
+  bytes: (n) => {
+    if (!Number.isFinite(n)) return '—';
+    const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
+    return `${fmt.number(n, i && n < 10 ? 1 : 0)} ${units[i]}`;
+  },
+  percent: (f) => `${Math.round(f * 100)}%`,
+};
+
+/** Today in Việt Nam as 'YYYY-MM-DD'. */
+export function today(now = Date.now()) {
+  const p = Object.fromEntries(new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(new Date(now)).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day}`;
+}
+
+/** 'YYYY-MM-DD' plus n days (calendar arithmetic, no time zone involved). */
+export function addDays(date, n) {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+
+/** The Monday of the week holding `date`. */
+export function mondayOf(date) {
+  const wd = new Date(`${date}T00:00:00Z`).getUTCDay(); // 0 = Sunday
+  return addDays(date, wd === 0 ? -6 : 1 - wd);
+}
+
+/** A translated error: a known code in the page's language, the server's own words after it. */
+export function errorText(e) {
+  const code = e?.code ?? 'LOA_E_INTERNAL';
+  const known = dict[`err.${code}`] ?? vi[`err.${code}`];
+  const base = known ? t(`err.${code}`, { s: e.retryAfter ?? '?' }) : t('err.generic');
+  return e?.message && e.message !== base ? `${base} (${e.message})` : base;
+}
