@@ -13,6 +13,26 @@ import { importUpload, speakToLibrary } from './media.js';
 // ingest (loudness normalisation, Opus) before they become assets. Both run
 // as jobs the page polls for progress; a failure leaves nothing behind.
 
+/** One byte range of a `Range: bytes=…` header (RFC 9110); null to send the whole file (absent, several ranges, or not bytes). */
+export function byteRange(header: string | undefined, size: number): { start: number; end: number } | null | 'unsatisfiable' {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header?.trim() ?? '');
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    // The last N bytes.
+    const n = Number(m[2]);
+    if (n === 0) return 'unsatisfiable';
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (start >= size || end < start) return 'unsatisfiable';
+  }
+  return { start, end };
+}
+
 export function libraryRoutes(app: FastifyInstance, ctx: Ctx): void {
   app.get('/api/library', async (req) => {
     need(req, 'read');
@@ -23,8 +43,18 @@ export function libraryRoutes(app: FastifyInstance, ctx: Ctx): void {
     need(req, 'read');
     const a = ctx.library.get(req.params.sha);
     if (!a) throw httpError('LOA_E_NOT_FOUND', 'no such asset');
-    reply.header('content-type', a.mime).header('content-length', statSync(ctx.library.path(a.sha256)).size).header('cache-control', 'private, max-age=86400');
-    return reply.send(createReadStream(ctx.library.path(a.sha256)));
+    const file = ctx.library.path(a.sha256);
+    const size = statSync(file).size;
+    // Assets never change (named by content): cacheable, and seekable in the preview player with Range.
+    reply.header('content-type', a.mime).header('accept-ranges', 'bytes').header('cache-control', 'private, max-age=86400, immutable').header('etag', `"${a.sha256}"`);
+    const range = byteRange(req.headers.range, size);
+    if (range === 'unsatisfiable') return reply.code(416).header('content-range', `bytes */${size}`).send();
+    if (range) {
+      reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`).header('content-length', range.end - range.start + 1);
+      return reply.send(createReadStream(file, range));
+    }
+    reply.header('content-length', size);
+    return reply.send(createReadStream(file));
   });
 
   app.post('/api/library', async (req) => {

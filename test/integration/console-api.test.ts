@@ -1,4 +1,5 @@
 import { test } from 'uvu';
+import { gunzipSync } from 'node:zlib';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -100,6 +101,15 @@ test('library: upload an Ogg, preview it; a file that is not audio is refused an
   const audio = await s['viewer-son-tay']!.get(`/api/library/${asset}/audio`);
   assert.is(audio.statusCode, 200);
   assert.match(String(audio.headers['content-type']), /audio\/ogg/);
+  // The preview player seeks with Range requests.
+  const ranged = (range: string) => f.server.app.inject({ method: 'GET', url: `/api/library/${asset}/audio`, headers: { cookie: s['viewer-son-tay']!.cookie, range } });
+  const part = await ranged('bytes=10-19');
+  assert.is(part.statusCode, 206);
+  assert.is(part.headers['content-range'], `bytes 10-19/${audio.rawPayload.length}`);
+  assert.ok(part.rawPayload.equals(audio.rawPayload.subarray(10, 20)));
+  const tail = await ranged('bytes=-5');
+  assert.ok(tail.rawPayload.equals(audio.rawPayload.subarray(-5)));
+  assert.is((await ranged(`bytes=${audio.rawPayload.length}-`)).statusCode, 416);
   const before = (list.assets as unknown[]).length;
   const junk = multipart({ title: 'Không phải âm thanh' }, { name: 'x.mp3', bytes: Buffer.from('%PDF-1.4 this is not audio') });
   const bad = await job(s.editor!, ((await s.editor!.post('/api/library', junk.payload, junk.headers)).json() as { job: string }).job);
@@ -206,6 +216,20 @@ test('the audit log records who did what, for admins only', async () => {
   const a = (await s.admin!.get('/api/audit')).json() as { entries: { actor: string; action: string }[] };
   for (const action of ['login', 'programme.add', 'rules.update', 'target.set', 'dispatch.compose', 'dispatch.send', 'library.add']) assert.ok(a.entries.some((e) => e.action === action), action);
   assert.ok(a.entries.some((e) => e.actor === 'editor-dak-ha' && e.action === 'programme.add'));
+});
+
+test('the UI: served with a strict CSP, gzipped for browsers that accept it, nothing outside its folder', async () => {
+  const plain = await f.server.app.inject({ method: 'GET', url: '/' });
+  assert.is(plain.statusCode, 200);
+  assert.match(String(plain.headers['content-security-policy']), /script-src 'self'/);
+  assert.match(plain.body, /<html/i);
+  const zipped = await f.server.app.inject({ method: 'GET', url: '/ui/app.js', headers: { 'accept-encoding': 'gzip, deflate' } });
+  assert.is(zipped.headers['content-encoding'], 'gzip');
+  const raw = await f.server.app.inject({ method: 'GET', url: '/ui/app.js' });
+  assert.is(raw.headers['content-encoding'], undefined);
+  assert.ok(gunzipSync(zipped.rawPayload).equals(raw.rawPayload));
+  assert.ok(zipped.rawPayload.length < raw.rawPayload.length);
+  for (const url of ['/ui/../../registry.sqlite', '/ui/%2e%2e/%2e%2e/registry.sqlite', '/ui/views']) assert.is((await f.server.app.inject({ method: 'GET', url })).statusCode, 404, url);
 });
 
 test.run();
