@@ -9,7 +9,7 @@
 // See docs/benchmarks.md, section "tts".
 
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { EspeakEngine, textToSpeech } from '../../audio/tts/engine.js';
@@ -120,12 +120,18 @@ if (values.json) {
 }
 
 if (values.append) {
-  // One table row at the end of the file (the tts section's table is the file's last block).
+  // One row at the end of the tts section's table, wherever the section lies in the file.
   const file = values.append;
-  const endsWithNewline = readFileSync(file, 'utf8').endsWith('\n');
-  appendFileSync(
-    file,
-    `${endsWithNewline ? '' : '\n'}| ${result.date.slice(0, 16).replace('T', ' ')} UTC | ${words} (${spokenWords}) | ${result.normalizeMsMedian.toFixed(2)} ms | ${result.synthesisMsMedian.toFixed(0)} ms (${result.synthesisMs.join(', ')}) | ${result.textToSpeechMsMedian.toFixed(0)} ms | ${result.audioSeconds.toFixed(1)} s | ${result.realTimeFactor.toFixed(4)} | ${result.load} |\n`,
-  );
+  const row = `| ${result.date.slice(0, 16).replace('T', ' ')} UTC | ${words} (${spokenWords}) | ${result.normalizeMsMedian.toFixed(2)} ms | ${result.synthesisMsMedian.toFixed(0)} ms (${result.synthesisMs.join(', ')}) | ${result.textToSpeechMsMedian.toFixed(0)} ms | ${result.audioSeconds.toFixed(1)} s | ${result.realTimeFactor.toFixed(4)} | ${result.load} |`;
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const start = lines.findIndex((l) => l === '## tts');
+  if (start < 0) throw new Error(`${file} has no "## tts" section`);
+  const next = lines.findIndex((l, i) => i > start && l.startsWith('## '));
+  const end = next < 0 ? lines.length : next;
+  let last = -1;
+  for (let i = start; i < end; i++) if (lines[i]!.startsWith('|')) last = i;
+  if (last < 0) throw new Error(`the tts section of ${file} has no table`);
+  lines.splice(last + 1, 0, row);
+  writeFileSync(file, lines.join('\n'));
   console.log(`appended a row to ${values.append}`);
 }
