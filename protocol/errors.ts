@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   LOA_E_LINK_DOWN: 'not connected to the broker',
   LOA_E_SUBSCRIBE_REFUSED: 'the broker refused a subscription the device needs',
   LOA_E_AUDIO_INVALID: 'audio file cannot be used',
+  LOA_E_TTS_FAILED: 'text-to-speech failed: no text, or the engine did not give usable speech',
   LOA_E_TARGET_INVALID: 'target specification is invalid',
   LOA_E_SCHEDULE_INVALID: 'schedule or rule profile cannot be used',
   // emergencies on the device

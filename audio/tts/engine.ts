@@ -92,22 +92,22 @@ export interface TextToSpeechOptions extends SynthesisOptions {
  * Normalises Vietnamese `text` (audio/tts/normalize-vi.ts), has the engine
  * speak it, and checks that the answer is a WAV with sound in it. Resolves
  * to the WAV with its sizes written out (an engine writing to a pipe leaves
- * placeholders). Failures are LOA_E_AUDIO_INVALID naming the engine.
+ * placeholders). Failures are LOA_E_TTS_FAILED naming the engine.
  */
 export async function textToSpeech(text: string, opts: TextToSpeechOptions): Promise<Buffer> {
   const { engine } = opts;
   const spoken = opts.normalize === false ? text.normalize('NFC') : normalizeVietnamese(text, opts.normalize ?? {});
-  if (spoken.trim() === '') throw new LoaError('LOA_E_AUDIO_INVALID', 'nothing to say: the TTS text is empty', { context: { engine: engine.name, reason: 'empty-text' } });
+  if (spoken.trim() === '') throw new LoaError('LOA_E_TTS_FAILED', 'nothing to say: the TTS text is empty', { context: { engine: engine.name, reason: 'empty-text' } });
   const synthesis: SynthesisOptions = {};
   if (opts.voice !== undefined) synthesis.voice = opts.voice;
   if (opts.speed !== undefined) synthesis.speed = opts.speed;
   const wav = await engine.synthesize(spoken, synthesis);
   try {
     const info = parseWav(wav);
-    if (info.dataBytes === 0) throw new LoaError('LOA_E_AUDIO_INVALID', 'the WAV holds no samples', { context: { reason: 'no-audio' } });
+    if (info.dataBytes === 0) throw new LoaError('LOA_E_TTS_FAILED', 'the WAV holds no samples', { context: { reason: 'no-audio' } });
     return sealWav(wav);
   } catch (e) {
     if (!isLoaError(e)) throw e;
-    throw new LoaError('LOA_E_AUDIO_INVALID', `TTS engine ${engine.name} returned ${wav.length} bytes that cannot be used: ${e.message}`, { cause: e, context: { ...e.context, engine: engine.name, bytes: wav.length } });
+    throw new LoaError('LOA_E_TTS_FAILED', `TTS engine ${engine.name} returned ${wav.length} bytes that cannot be used: ${e.message}`, { cause: e, context: { ...e.context, engine: engine.name, bytes: wav.length } });
   }
 }

@@ -20,7 +20,7 @@ export interface HttpOptions {
 }
 
 function fail(message: string, reason: string, context: Record<string, unknown> = {}, cause?: unknown): LoaError {
-  return new LoaError('LOA_E_AUDIO_INVALID', `http TTS: ${message}`, { cause, context: { engine: 'http', reason, ...context } });
+  return new LoaError('LOA_E_TTS_FAILED', `http TTS: ${message}`, { cause, context: { engine: 'http', reason, ...context } });
 }
 
 /** Reads a response body up to `max` bytes; more aborts the request. */

@@ -24,7 +24,7 @@ export function stderrTail(stderr: string, maxChars = 600): string {
 
 /**
  * Resolves to the program's stdout when it exits 0. Otherwise rejects with
- * LOA_E_AUDIO_INVALID whose message carries the exit status and stderr, and
+ * LOA_E_TTS_FAILED whose message carries the exit status and stderr, and
  * whose context says why: 'spawn', 'exit', 'timeout' or 'too-large'.
  */
 export function runPipe(argv: readonly string[], opts: RunOptions): Promise<Buffer> {
@@ -58,18 +58,18 @@ export function runPipe(argv: readonly string[], opts: RunOptions): Promise<Buff
     child.stdin.on('error', () => {});
     child.on('error', (e) => {
       clearTimeout(timer);
-      reject(new LoaError('LOA_E_AUDIO_INVALID', `${opts.engine}: cannot run ${file}: ${e.message}`, { cause: e, context: { engine: opts.engine, command: file, reason: 'spawn' } }));
+      reject(new LoaError('LOA_E_TTS_FAILED', `${opts.engine}: cannot run ${file}: ${e.message}`, { cause: e, context: { engine: opts.engine, command: file, reason: 'spawn' } }));
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const tail = stderrTail(stderr);
       const f = failure as { reason: string; message: string } | null;
       if (f) {
-        return reject(new LoaError('LOA_E_AUDIO_INVALID', `${opts.engine}: ${file} ${f.message}${tail ? `; stderr: ${tail}` : ''}`, { context: { engine: opts.engine, command: file, reason: f.reason, stderr: tail } }));
+        return reject(new LoaError('LOA_E_TTS_FAILED', `${opts.engine}: ${file} ${f.message}${tail ? `; stderr: ${tail}` : ''}`, { context: { engine: opts.engine, command: file, reason: f.reason, stderr: tail } }));
       }
       if (code !== 0) {
         const status = signal ? `was killed by ${signal}` : `exited with status ${code}`;
-        return reject(new LoaError('LOA_E_AUDIO_INVALID', `${opts.engine}: ${file} ${status}${tail ? `: ${tail}` : ' (nothing on stderr)'}`, { context: { engine: opts.engine, command: file, reason: 'exit', status: code, signal, stderr: tail } }));
+        return reject(new LoaError('LOA_E_TTS_FAILED', `${opts.engine}: ${file} ${status}${tail ? `: ${tail}` : ' (nothing on stderr)'}`, { context: { engine: opts.engine, command: file, reason: 'exit', status: code, signal, stderr: tail } }));
       }
       resolve(Buffer.concat(out));
     });

@@ -62,22 +62,22 @@ test('shell syntax in the text is only text', async () => {
 
 test('a failing command: its exit status and stderr are in the error', async () => {
   const engine = new CommandEngine({ command: ['sh', '-c', 'cat >/dev/null; echo "cannot load model /opt/piper/vi.onnx" >&2; exit 3'] });
-  await rejects(textToSpeech('xin chào', { engine }), 'LOA_E_AUDIO_INVALID', /sh exited with status 3: cannot load model \/opt\/piper\/vi\.onnx/, 'exit');
+  await rejects(textToSpeech('xin chào', { engine }), 'LOA_E_TTS_FAILED', /sh exited with status 3: cannot load model \/opt\/piper\/vi\.onnx/, 'exit');
   const killed = new CommandEngine({ command: ['sh', '-c', 'kill -9 $$'] });
-  await rejects(killed.synthesize('xin chào'), 'LOA_E_AUDIO_INVALID', /was killed by SIGKILL/, 'exit');
+  await rejects(killed.synthesize('xin chào'), 'LOA_E_TTS_FAILED', /was killed by SIGKILL/, 'exit');
 });
 
 test('a command that hangs is killed at its timeout', async () => {
   const t0 = Date.now();
-  await rejects(new CommandEngine({ command: ['sleep', '30'], timeoutMs: 300 }).synthesize('xin chào'), 'LOA_E_AUDIO_INVALID', /did not finish within 300 ms/, 'timeout');
+  await rejects(new CommandEngine({ command: ['sleep', '30'], timeoutMs: 300 }).synthesize('xin chào'), 'LOA_E_TTS_FAILED', /did not finish within 300 ms/, 'timeout');
   assert.ok(Date.now() - t0 < 5000, `${Date.now() - t0} ms`);
 });
 
 test('output that is too large, or not a WAV, is refused', async () => {
   const big = new CommandEngine({ command: ['sh', script], maxBytes: 10_000 });
-  await rejects(big.synthesize('một đoạn văn bản khá dài để tạo ra âm thanh dài hơn giới hạn'), 'LOA_E_AUDIO_INVALID', /wrote more than 10000 bytes/, 'too-large');
+  await rejects(big.synthesize('một đoạn văn bản khá dài để tạo ra âm thanh dài hơn giới hạn'), 'LOA_E_TTS_FAILED', /wrote more than 10000 bytes/, 'too-large');
   const text = new CommandEngine({ command: ['sh', '-c', 'cat >/dev/null; echo "hello"'] });
-  await rejects(textToSpeech('xin chào', { engine: text }), 'LOA_E_AUDIO_INVALID', /TTS engine command returned 6 bytes that cannot be used: .*RIFF\/WAVE/, 'not-wav');
+  await rejects(textToSpeech('xin chào', { engine: text }), 'LOA_E_TTS_FAILED', /TTS engine command returned 6 bytes that cannot be used: .*RIFF\/WAVE/, 'not-wav');
 });
 
 test('{voice} in the command with no voice anywhere is a config error, before anything runs', async () => {

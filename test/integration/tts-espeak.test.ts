@@ -63,7 +63,7 @@ async function rejects(p: Promise<unknown>, words: RegExp, reason: string): Prom
     () => null,
     (err: unknown) => err,
   );
-  assert.ok(isLoaError(e, 'LOA_E_AUDIO_INVALID'), `expected LOA_E_AUDIO_INVALID, got ${String(e)}`);
+  assert.ok(isLoaError(e, 'LOA_E_TTS_FAILED'), `expected LOA_E_TTS_FAILED, got ${String(e)}`);
   assert.match(e.message, words);
   assert.is(e.context.reason, reason);
 }

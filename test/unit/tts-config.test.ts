@@ -87,7 +87,7 @@ test('textToSpeech refuses empty text, non-WAV answers and a WAV without samples
       await textToSpeech(text, { engine });
       assert.unreachable(`${text} should fail`);
     } catch (e) {
-      assert.ok(isLoaError(e, 'LOA_E_AUDIO_INVALID'), String(e));
+      assert.ok(isLoaError(e, 'LOA_E_TTS_FAILED'), String(e));
       assert.match((e as Error).message, words);
     }
   }
