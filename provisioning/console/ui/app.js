@@ -1,6 +1,7 @@
-import { h, fill } from './dom.js';
-import * as api from './api.js';
-import { setLang, storedLang, currentLang, t } from './i18n.js';
+import { h, fill } from '/ui/common/dom.js';
+import * as api from '/ui/common/api.js';
+import { initI18n, setLang, storedLang, currentLang, t } from '/ui/common/i18n.js';
+import vi from './lang/vi.js';
 import { loginView } from './views/login.js';
 
 // The province console in the browser: log in, then one view at a time
@@ -169,6 +170,7 @@ api.onUnauthenticated(() => {
 });
 
 (async () => {
+  initI18n({ vi, loadEn: () => import('./lang/en.js') });
   await setLang(storedLang());
   try {
     const me = await api.get('/api/me');

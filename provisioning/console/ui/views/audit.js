@@ -1,6 +1,6 @@
-import { h, fill, errorBox } from '../dom.js';
-import * as api from '../api.js';
-import { t, fmt, errorText } from '../i18n.js';
+import { h, fill, errorBox } from '/ui/common/dom.js';
+import * as api from '/ui/common/api.js';
+import { t, fmt, errorText } from '/ui/common/i18n.js';
 
 // The audit log (admins): who did what, when — the latest 200 entries.
 

@@ -1,6 +1,6 @@
-import { h, fill, field, select, statusLine, errorBox, confirmDialog } from '../dom.js';
-import * as api from '../api.js';
-import { t, fmt, errorText } from '../i18n.js';
+import { h, fill, field, select, statusLine, errorBox, confirmDialog } from '/ui/common/dom.js';
+import * as api from '/ui/common/api.js';
+import { t, fmt, errorText } from '/ui/common/i18n.js';
 import { MODES } from './modes.js';
 
 // Composing an emergency: content (a standard clip, TTS text, a library

@@ -1,6 +1,6 @@
-import { h, fill, field, check, statusLine, errorBox } from '../dom.js';
-import * as api from '../api.js';
-import { t, fmt, errorText } from '../i18n.js';
+import { h, fill, field, check, statusLine, errorBox } from '/ui/common/dom.js';
+import * as api from '/ui/common/api.js';
+import { t, fmt, errorText } from '/ui/common/i18n.js';
 
 // Fleet: the zone tree within the account's scope, each cluster with what a
 // province operator watches — online or not and since when, last heartbeat,

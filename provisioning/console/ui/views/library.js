@@ -1,6 +1,6 @@
-import { h, fill, field, statusLine, errorBox } from '../dom.js';
-import * as api from '../api.js';
-import { t, fmt, errorText } from '../i18n.js';
+import { h, fill, field, statusLine, errorBox } from '/ui/common/dom.js';
+import * as api from '/ui/common/api.js';
+import { t, fmt, errorText } from '/ui/common/i18n.js';
 
 // Library: upload a recording (bytes sent, then the server's ingest —
 // loudness normalisation and Opus — as a job), the assets with their length

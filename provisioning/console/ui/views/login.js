@@ -1,6 +1,6 @@
-import { h, field, errorBox } from '../dom.js';
-import * as api from '../api.js';
-import { t, errorText } from '../i18n.js';
+import { h, field, errorBox } from '/ui/common/dom.js';
+import * as api from '/ui/common/api.js';
+import { t, errorText } from '/ui/common/i18n.js';
 
 // The login page. A refusal shows the server's reason (wrong password, or
 // how long to wait after too many failures) in the page's language.

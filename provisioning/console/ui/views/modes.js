@@ -1,5 +1,5 @@
-import { h } from '../dom.js';
-import { t } from '../i18n.js';
+import { h } from '/ui/common/dom.js';
+import { t } from '/ui/common/i18n.js';
 
 // The three dispatch modes look different everywhere they appear — their own
 // colour and their own word (THẬT, DIỄN TẬP, THỬ NGHIỆM) — so nobody takes a

@@ -1,6 +1,6 @@
-import { h, fill, field, errorBox } from '../dom.js';
-import * as api from '../api.js';
-import { t, fmt, today, errorText } from '../i18n.js';
+import { h, fill, field, errorBox } from '/ui/common/dom.js';
+import * as api from '/ui/common/api.js';
+import { t, fmt, today, errorText } from '/ui/common/i18n.js';
 
 // A device's day plan as the console computes it from the programmes and
 // rules it would get now: what plays, what is shortened, what is refused and

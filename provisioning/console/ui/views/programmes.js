@@ -1,6 +1,6 @@
-import { h, fill, field, check, select, statusLine, errorBox, confirmDialog } from '../dom.js';
-import * as api from '../api.js';
-import { t, fmt, today, errorText } from '../i18n.js';
+import { h, fill, field, check, select, statusLine, errorBox, confirmDialog } from '/ui/common/dom.js';
+import * as api from '/ui/common/api.js';
+import { t, fmt, today, errorText } from '/ui/common/i18n.js';
 import { rulesSection } from './rules.js';
 import { planSection } from './plan.js';
 

@@ -1,6 +1,6 @@
-import { h, fill, field, errorBox } from '../dom.js';
-import * as api from '../api.js';
-import { t, fmt, today, addDays, mondayOf, errorText } from '../i18n.js';
+import { h, fill, field, errorBox } from '/ui/common/dom.js';
+import * as api from '/ui/common/api.js';
+import { t, fmt, today, addDays, mondayOf, errorText } from '/ui/common/i18n.js';
 
 // Reports the province sends upward: the play log of a zone for a day,
 // airtime per commune for a week, uptime per device; each as a table here

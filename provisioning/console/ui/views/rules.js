@@ -1,6 +1,6 @@
-import { h, fill, field, check, statusLine, errorBox, confirmDialog } from '../dom.js';
-import * as api from '../api.js';
-import { t, errorText } from '../i18n.js';
+import { h, fill, field, check, statusLine, errorBox, confirmDialog } from '/ui/common/dom.js';
+import * as api from '/ui/common/api.js';
+import { t, errorText } from '/ui/common/i18n.js';
 
 // A zone's rule profile: when loudspeakers may sound and how loud, airtime
 // limits, blackout dates. Profiles of a device's zone lineage are merged

@@ -1,6 +1,6 @@
-import { h, fill, field, select, statusLine, errorBox } from '../dom.js';
-import * as api from '../api.js';
-import { t, fmt, errorText } from '../i18n.js';
+import { h, fill, field, select, statusLine, errorBox } from '/ui/common/dom.js';
+import * as api from '/ui/common/api.js';
+import { t, fmt, errorText } from '/ui/common/i18n.js';
 
 // Text to speech: Vietnamese text (numbers, dates, phone numbers and
 // abbreviations are read out by the server's normalisation) becomes a library

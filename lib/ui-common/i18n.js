@@ -1,36 +1,58 @@
-import vi from './lang/vi.js';
-
-// Vietnamese first: every string the page shows comes from one dictionary per
-// language (lang/vi.js, lang/en.js, same keys); English is fetched only when
-// chosen, and the choice is remembered in this browser. Dates and times are
-// always shown in Việt Nam's time (Asia/Ho_Chi_Minh), whatever the phone says.
+// Vietnamese first, for every Loa page (the province console, the village
+// panel): each page has one dictionary per language (its lang/vi.js and
+// lang/en.js, same keys) and hands them over once with initI18n(); English
+// is fetched only when chosen, and the choice is remembered in this browser.
+// Dates and times are always shown in Việt Nam's time (Asia/Ho_Chi_Minh),
+// whatever the phone or laptop says.
 
 export const TZ = 'Asia/Ho_Chi_Minh';
-const STORE_KEY = 'loa.lang';
+let storeKey = 'loa.lang';
 let lang = 'vi';
+let vi = {};
 let dict = vi;
+let loadEn = async () => vi;
+
+/**
+ * Sets the page's dictionaries: `vi` (the first language, loaded with the
+ * page) and `loadEn`, a function resolving to the English dictionary (e.g.
+ * `() => import('./lang/en.js')`, a module whose default export is it).
+ * Call once, before anything is shown.
+ */
+export function initI18n(opts) {
+  vi = opts.vi;
+  dict = vi;
+  lang = 'vi';
+  loadEn = async () => {
+    const m = await opts.loadEn();
+    return m?.default ?? m;
+  };
+  if (opts.storeKey) storeKey = opts.storeKey;
+}
 
 export const currentLang = () => lang;
 const locale = () => (lang === 'vi' ? 'vi-VN' : 'en-GB');
 
 export function storedLang() {
   try {
-    return localStorage.getItem(STORE_KEY) === 'en' ? 'en' : 'vi';
+    return localStorage.getItem(storeKey) === 'en' ? 'en' : 'vi';
   } catch {
     return 'vi';
   }
 }
 
 export async function setLang(l) {
-  dict = l === 'en' ? (await import('./lang/en.js')).default : vi;
+  dict = l === 'en' ? await loadEn() : vi;
   lang = l === 'en' ? 'en' : 'vi';
   document.documentElement.lang = lang;
   try {
-    localStorage.setItem(STORE_KEY, lang);
+    localStorage.setItem(storeKey, lang);
   } catch {
     // Private browsing: the choice lasts for this page only.
   }
 }
+
+/** Whether the page's dictionary has `key` (in its language or in Vietnamese). */
+export const hasKey = (key) => dict[key] !== undefined || vi[key] !== undefined;
 
 /** The string for `key`, with {name} placeholders filled from `vars`. */
 export function t(key, vars) {
@@ -85,6 +107,16 @@ export const fmt = {
     return `${fmt.number(n, i && n < 10 ? 1 : 0)} ${units[i]}`;
   },
   percent: (f) => `${Math.round(f * 100)}%`,
+  /** A wait in words: "2 phút 5 giây" / "2 minutes 5 seconds" (a login back-off's Retry-After). */
+  wait: (seconds) => {
+    const s = Math.max(1, Math.ceil(Number(seconds) || 0));
+    const unit = (n, u) => new Intl.NumberFormat(locale(), { style: 'unit', unit: u, unitDisplay: 'long' }).format(n);
+    const parts = [];
+    if (s >= 3600) parts.push(unit(Math.floor(s / 3600), 'hour'));
+    if (s % 3600 >= 60) parts.push(unit(Math.floor((s % 3600) / 60), 'minute'));
+    if (s % 60) parts.push(unit(s % 60, 'second'));
+    return parts.join(' ');
+  },
 };
 
 /** Today in Việt Nam as 'YYYY-MM-DD'. */
@@ -109,7 +141,6 @@ export function mondayOf(date) {
 /** A translated error: a known code in the page's language, the server's own words after it. */
 export function errorText(e) {
   const code = e?.code ?? 'LOA_E_INTERNAL';
-  const known = dict[`err.${code}`] ?? vi[`err.${code}`];
-  const base = known ? t(`err.${code}`, { s: e.retryAfter ?? '?' }) : t('err.generic');
+  const base = hasKey(`err.${code}`) ? t(`err.${code}`, { s: e.retryAfter ?? '?' }) : t('err.generic');
   return e?.message && e.message !== base ? `${base} (${e.message})` : base;
 }

@@ -1,16 +1,25 @@
-// The console's HTTP API from the browser: JSON with the session cookie, the
-// CSRF token on every change, errors as ApiError with the server's code and
-// message; uploads through XMLHttpRequest (fetch has no upload progress);
-// jobs polled; live updates through one EventSource.
+// A Loa HTTP API from the browser (the province console's, a village panel's):
+// JSON with the session cookie, the CSRF token on every change, errors as
+// ApiError with the server's code, message and the rest of its error body;
+// uploads through XMLHttpRequest (fetch has no upload progress). For the
+// console: jobs polled, live updates through one EventSource.
 
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfter) {
+  /** `detail`: the error body's other fields (a refusal's `rule`, an ingest's `reason`). */
+  constructor(status, code, message, retryAfter, detail = {}) {
     super(message);
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    this.detail = detail;
   }
 }
+
+const fromBody = (status, body, statusText, retryAfter) => {
+  const { code, message, ...detail } = body?.error ?? {};
+  return new ApiError(status, code ?? `HTTP_${status}`, message ?? statusText, Number(retryAfter) || null, detail);
+};
+const isLogin = (url) => url === '/api/login' || url === '/api/me';
 
 let csrf = null;
 export const setCsrf = (token) => (csrf = token);
@@ -21,11 +30,8 @@ export const onUnauthenticated = (fn) => (unauthenticated = fn);
 async function parse(res, url) {
   const type = res.headers.get('content-type') ?? '';
   const body = type.includes('json') ? await res.json().catch(() => null) : null;
-  if (res.status === 401 && url !== '/api/login' && url !== '/api/me') queueMicrotask(() => unauthenticated());
-  if (!res.ok) {
-    const e = body?.error ?? {};
-    throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText, Number(res.headers.get('retry-after')) || null);
-  }
+  if (res.status === 401 && !isLogin(url)) queueMicrotask(() => unauthenticated());
+  if (!res.ok) throw fromBody(res.status, body, res.statusText, res.headers.get('retry-after'));
   return body;
 }
 
@@ -68,8 +74,8 @@ export function upload(url, form, onProgress) {
     xhr.addEventListener('load', () => {
       const body = xhr.response;
       if (xhr.status >= 200 && xhr.status < 300) return resolve(body);
-      const e = body?.error ?? {};
-      reject(new ApiError(xhr.status, e.code ?? `HTTP_${xhr.status}`, e.message ?? xhr.statusText));
+      if (xhr.status === 401) queueMicrotask(() => unauthenticated());
+      reject(fromBody(xhr.status, body, xhr.statusText, xhr.getResponseHeader('retry-after')));
     });
     xhr.addEventListener('error', () => reject(new ApiError(0, 'NETWORK', 'network error')));
     xhr.addEventListener('abort', () => reject(new ApiError(0, 'ABORTED', 'upload aborted')));
