@@ -8,6 +8,8 @@ import type { LogRecord } from '../protocol/payloads.js';
 import type { Registry } from '../provisioning/registry.js';
 import type { TtsService } from '../provisioning/console/app.js';
 import { localClock, localDate, localMinutes } from '../schedules/time.js';
+import { startPanel } from './device.js';
+import type { Panel } from '../device/panel/server.js';
 import { untilSignal } from './common.js';
 
 // `loa demo` (what `npm start` runs): a sample province on this machine, all
@@ -112,6 +114,7 @@ export const demo = command({
     host: { type: 'string', placeholder: 'ADDR', description: 'listen address of the broker and the console', default: '127.0.0.1' },
     port: { type: 'string', short: 'p', placeholder: 'PORT', description: 'broker port', default: '1883' },
     'http-port': { type: 'string', placeholder: 'PORT', description: 'console web port', default: '8080' },
+    'panel-port': { type: 'string', placeholder: 'PORT', description: 'local panel port of the first village; the others follow (0: any free port)', default: '8081' },
     'sound-card': { type: 'boolean', description: 'play the villages through this machine\'s sound card instead of WAV files' },
     emergency: { type: 'boolean', description: 'also fire an exercise emergency once the villages are synced, and print its ack roll-up' },
   },
@@ -121,6 +124,7 @@ export const demo = command({
     const host = str(inv.values.host)!;
     const port = int('port', inv.values.port, { min: 0, max: 65535 })!;
     const httpPort = int('http-port', inv.values['http-port'], { min: 0, max: 65535 })!;
+    const panelPort = int('panel-port', inv.values['panel-port'], { min: 0, max: 65533 })!;
     const [{ Registry }, { ProvinceBroker }, { BrokerConfig }, { ConsoleServer }, { consoleServices }, { Agent }, { DeviceConfig }, { BUNDLE_FORMAT }, { createLogger }] = await Promise.all([
       import('../provisioning/registry.js'),
       import('../broker/server.js'),
@@ -169,7 +173,7 @@ export const demo = command({
     const applied = new Set<string>();
     let allApplied: () => void;
     const synced = new Promise<void>((r) => (allApplied = r));
-    const agents = DEVICES.map(([id, zone]) => {
+    const agents = DEVICES.map(([id, zone], i) => {
       const d = creds.devices[id]!;
       const config = DeviceConfig.parse({
         format: BUNDLE_FORMAT,
@@ -180,7 +184,10 @@ export const demo = command({
         panel: { passwordHash: d.panelHash },
         data: join(dir, 'villages', id),
         // Each village's horn is a WAV file paced in real time, or the sound card on request.
-        agent: { audio: soundCard ? { output: 'alsa' } : { output: 'wav', wavFile: join(dir, 'villages', id, 'loa.wav') } },
+        agent: {
+          audio: soundCard ? { output: 'alsa' } : { output: 'wav', wavFile: join(dir, 'villages', id, 'loa.wav') },
+          panel: { port: panelPort === 0 ? 0 : panelPort + i, bind: [host] },
+        },
       });
       const agent = new Agent({ config, log });
       agent.on('applied', (v) => {
@@ -192,8 +199,8 @@ export const demo = command({
         const line = describeRecord(r);
         if (line) inv.io.err(`  ${id}: ${line}`);
       });
-      return agent;
-    });
+      return { agent, config };
+    }).map(({ agent, config }) => Object.assign(agent, { demoConfig: config }));
     const a = server.address!;
     const consoleUrl = `http://${a.address}:${a.port}/`;
     inv.io.err(
@@ -206,15 +213,21 @@ export const demo = command({
         `  Máy chủ MQTT (broker): mqtt://${addr.tcp.address}:${addr.tcp.port}, ${agents.length} cụm loa (village agents) in two communes`,
         soundCard ? '  Các thôn phát qua loa của máy này (sound card).' : `  Mỗi thôn phát vào tệp (each village plays into) ${join(dir, 'villages', '<id>', 'loa.wav')}`,
         `  Bản tin "${BULLETIN_TITLE}" phát lúc ${localClock(bulletinAt).slice(0, 5)} (giờ Việt Nam); every day at 06:30 as well.`,
-        '  The local panel on each cluster comes with issue 6.',
-        'Nhấn Ctrl-C để dừng (press Ctrl-C to stop).',
-        '',
       ].join('\n'),
     );
     const stopping = untilSignal();
+    const panels: Panel[] = [];
     for (const ag of agents) await ag.start();
+    inv.io.err('  Bảng điều khiển tại thôn (local panel of each cluster, for the commune operator):');
+    for (const ag of agents) {
+      const p = await startPanel(ag, ag.demoConfig, log);
+      if (p) panels.push(p);
+      inv.io.err(`    ${ag.config.device.id.padEnd(12)} ${p?.urls[0] ?? '—'}   mật khẩu (password) ${creds.devices[ag.config.device.id]!.panelPassword}`);
+    }
+    inv.io.err('Nhấn Ctrl-C để dừng (press Ctrl-C to stop).\n');
     if (inv.values.emergency) void fireExercise();
     await stopping;
+    for (const p of panels) await p.stop();
     for (const ag of agents) await ag.stop();
     await server.stop();
     await broker.stop();

@@ -3,6 +3,9 @@ import { buildConfig, envLayer, readConfigFile, type Layer } from '../lib/config
 import { DeviceConfig, DEVICE_ENV } from '../device/config.js';
 import { DATA_OPTION, untilSignal } from './common.js';
 import { defaultDataDir } from '../lib/paths.js';
+import type { Agent } from '../device/agent.js';
+import type { Panel } from '../device/panel/server.js';
+import type { Logger } from '../lib/log.js';
 
 export function deviceConfigFrom(inv: Invocation): DeviceConfig {
   const file = str(inv.values.config);
@@ -12,6 +15,9 @@ export function deviceConfigFrom(inv: Invocation): DeviceConfig {
   if (typeof v.data === 'string') flags.data = v.data;
   const agent: Layer = {};
   if (v.heartbeat !== undefined) agent.heartbeatSec = int('heartbeat', v.heartbeat, { min: 5, max: 3600 });
+  if (v['panel-port'] !== undefined) agent.panel = { port: int('panel-port', v['panel-port'], { min: 0, max: 65535 }) };
+  if (v['panel-bind'] !== undefined) agent.panel = { ...(agent.panel as Layer | undefined), bind: v['panel-bind'] as string[] };
+  if (v['no-panel']) agent.panel = { ...(agent.panel as Layer | undefined), enabled: false };
   if (Object.keys(agent).length) flags.agent = agent;
   if (v.broker !== undefined) flags.broker = { urls: v.broker as string[] };
   // The default data directory is the lowest layer: the file, LOA_DATA and --data all override it.
@@ -23,6 +29,16 @@ export function deviceConfigFrom(inv: Invocation): DeviceConfig {
   );
 }
 
+/** The agent's local web panel, as configured (null when disabled). */
+export async function startPanel(agent: Agent, config: DeviceConfig, log: Logger): Promise<Panel | null> {
+  const p = config.agent.panel;
+  if (!p.enabled) return null;
+  const { Panel } = await import('../device/panel/server.js');
+  const panel = new Panel({ agent, log, port: p.port, bind: p.bind, sessionIdleMs: p.sessionIdleMs, sessionMaxMs: p.sessionMaxMs, maxUploadBytes: p.maxUploadBytes });
+  await panel.start();
+  return panel;
+}
+
 export const device = command({
   summary: 'run the village agent from its bundle: sync with the province, keep assets, report',
   options: {
@@ -30,8 +46,11 @@ export const device = command({
     ...DATA_OPTION,
     broker: { type: 'string', multiple: true, placeholder: 'URL', description: 'override the bundle\'s broker URLs (repeatable)' },
     heartbeat: { type: 'string', placeholder: 'SEC', description: 'telemetry period in seconds (default 60)' },
+    'panel-port': { type: 'string', placeholder: 'PORT', description: 'port of the local web panel (default 8080)' },
+    'panel-bind': { type: 'string', multiple: true, placeholder: 'ADDR', description: 'where the panel listens: address, interface name or "lan" (repeatable; default lan). Never the WAN.' },
+    'no-panel': { type: 'boolean', description: 'do not serve the local web panel' },
   },
-  help: 'Environment: LOA_DATA, LOA_DEVICE_HEARTBEAT_SEC, LOA_DEVICE_KEEPALIVE_SEC, LOA_DEVICE_DISK_BUDGET, LOA_DEVICE_CHUNK_SIZE,\nLOA_DEVICE_WINDOW, LOA_LOG_LEVEL. Settings are listed in device/config.ts and docs/device.md. Stops cleanly on SIGINT/SIGTERM.',
+  help: 'Environment: LOA_DATA, LOA_DEVICE_HEARTBEAT_SEC, LOA_DEVICE_KEEPALIVE_SEC, LOA_DEVICE_DISK_BUDGET, LOA_DEVICE_CHUNK_SIZE,\nLOA_DEVICE_WINDOW, LOA_DEVICE_PANEL_PORT, LOA_LOG_LEVEL. The local panel: docs/panel.md. Settings are listed in device/config.ts and docs/device.md. Stops cleanly on SIGINT/SIGTERM.',
   run: async (inv) => {
     const config = deviceConfigFrom(inv);
     const [{ Agent }, { createLogger }] = await Promise.all([import('../device/agent.js'), import('../lib/log.js')]);
@@ -40,8 +59,10 @@ export const device = command({
     // Listen for SIGTERM/SIGINT before starting, so a stop request during start-up still stops cleanly.
     const stopping = untilSignal();
     await agent.start();
+    const panel = await startPanel(agent, config, log);
     const sig = await stopping;
     log.info({ signal: sig }, 'stopping');
+    await panel?.stop();
     await agent.stop();
     return 0;
   },

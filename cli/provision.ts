@@ -181,6 +181,19 @@ const deviceRotate = command({
   },
 });
 
+const devicePanelPassword = command({
+  summary: 'give a device a new local panel password (printed once); the device takes it with its next target state',
+  args: [{ name: 'ID', description: 'device id' }],
+  options: { ...DATA_OPTION, ...JSON_OPTION },
+  help: 'The running console republishes the target within seconds; open panel sessions on the device end when it arrives.\nA device without a target yet keeps the bundle\'s password until its first target.',
+  run: (inv) =>
+    withRegistry(inv, async (reg) => {
+      const r = await reg.rotatePanelPassword(inv.positionals[0]!, actor());
+      print(inv, { device: r.device, panelPassword: r.panelPassword, targetVersion: r.targetVersion }, `device ${r.device.id}: new local panel password (shown once): ${r.panelPassword}\n${r.targetVersion === null ? 'the device has no target yet: it keeps the bundle\'s password until its first one' : `target version ${r.targetVersion} carries it to the device`}`);
+      return 0;
+    }),
+});
+
 const userAdd = command({
   summary: 'add an account: console or dispatch services, or people using the console',
   args: [{ name: 'NAME', description: 'account name (lower-case ASCII slug)' }],
@@ -240,7 +253,7 @@ const mosquittoAclCmd = command({
 export const provision = group('technician provisioning: registry, zones, devices, accounts', {
   init,
   zone: group('zones of the province', { add: zoneAdd, list: zoneList }),
-  device: group('village clusters', { add: deviceAdd, list: deviceList, revoke: deviceRevoke, rotate: deviceRotate }),
+  device: group('village clusters', { add: deviceAdd, list: deviceList, revoke: deviceRevoke, rotate: deviceRotate, 'panel-password': devicePanelPassword }),
   user: group('accounts of services and people', { add: userAdd, list: userList }),
   'mosquitto-acl': mosquittoAclCmd,
 });

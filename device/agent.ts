@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
@@ -29,6 +30,7 @@ import { checkProgrammes } from '../schedules/plan.js';
 import type { AudioSink } from '../audio/types.js';
 import { LiveControl, TimeBeacon } from '../protocol/payloads.js';
 import { zoneContains } from '../protocol/ids.js';
+import { OperatorDesk } from './operator-desk.js';
 
 // The village agent's composition: store, asset files, MQTT link, sync and
 // outbox, wired to the loa/v1 contract. Constructing it does nothing;
@@ -70,6 +72,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   #engine: PlaybackEngine | null = null;
   #scheduler: Scheduler | null = null;
   #desk: EmergencyDesk | null = null;
+  #operator: OperatorDesk | null = null;
+  #linkSince: number | null = null;
   readonly #id: string;
   #target: TargetState | null = null;
   #receivedVersion: number | null = null;
@@ -155,7 +159,9 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.#publishState();
       this.#publishTelemetry(false);
     });
+    this.#linkSince = this.#now();
     this.link.on('up', () => {
+      this.#linkSince = this.#now();
       void this.link.publish(topics.status(this.#id), encodePayload('status', { state: 'online', reason: 'connected', at: this.#iso(), agent: loaVersion() } satisfies DeviceStatus), { qos: 1, retain: true }).catch(() => {});
       this.#publishState();
       this.#publishTelemetry(true);
@@ -163,6 +169,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.outbox.kick();
     });
     this.link.on('down', () => {
+      this.#linkSince = this.#now();
       this.sync.onLinkDown();
       this.outbox.onLinkDown();
     });
@@ -234,11 +241,56 @@ export class Agent extends EventEmitter<AgentEvents> {
         return { state: { ...t, assets: t.assets.filter((a) => hasAsset(a.sha256)) }, receivedAt: Date.parse(stored.receivedAt) };
       },
       done: { has: (k) => this.store.planDone(k), add: (k, at) => this.store.markPlanDone(k, at), prune: (b) => this.store.prunePlanDone(b) },
-      dispatch: (ev) => this.#engine!.dispatch(ev),
+      // The commune operator's volume, within the caps (device/operator-desk.ts).
+      dispatch: (ev) => this.#engine!.dispatch(this.#operator ? this.#operator.adjust(ev) : ev),
       record,
       graceMs: c.agent.schedule.graceMs,
       log: this.#log,
     });
+    this.#operator = new OperatorDesk({
+      engine: this.#engine,
+      target: () => this.#target,
+      plan: (date) => this.#scheduler?.planFor(date) ?? null,
+      setting: (k) => this.store.setting(k),
+      setSetting: (k, v) => this.store.setSetting(k, v),
+      record: (kind, data) => this.record(kind, data),
+      hasAsset,
+      now: this.#now,
+      dir: join(c.data, 'local'),
+      log: this.#log.child({ mod: 'operator' }),
+      ingest: async (file, outDir, maxDurationMs) => {
+        const { ingest } = await import('../audio/ingest.js');
+        const r = await ingest(file, { outDir, maxDurationMs });
+        return { file: r.file, durationMs: r.durationMs };
+      },
+      speak: espeakAvailable()
+        ? async (text) => {
+            const [{ textToSpeech }, { EspeakEngine }] = await Promise.all([import('../audio/tts/engine.js'), import('../audio/tts/espeak-engine.js')]);
+            return textToSpeech(text, { engine: new EspeakEngine() });
+          }
+        : null,
+      maxAnnouncementMs: c.agent.panel.maxAnnouncementMs,
+    });
+  }
+
+  /** The commune operator's actions (the local panel calls these). */
+  get operator(): OperatorDesk | null {
+    return this.#operator;
+  }
+
+  /** The day plan of the target in force, for the panel. */
+  planFor(date: string) {
+    return this.#scheduler?.planFor(date) ?? null;
+  }
+
+  /** Connected to the province's broker, and since when (or since when not). */
+  get linkState(): { connected: boolean; since: string | null } {
+    return { connected: this.link.connected, since: this.#linkSince === null ? null : new Date(this.#linkSince).toISOString() };
+  }
+
+  /** The panel password's hash in force: the province's newer one from the target state, else the bundle's. */
+  get panelPasswordHash(): string {
+    return this.#target?.panel?.passwordHash ?? this.config.panel.passwordHash;
   }
 
   /** What plays now, the amplifier and the arbiter's state (the local panel reads these). */
@@ -265,6 +317,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const rec = this.store.tx(() => {
       const r = { key: this.store.nextKey(), at, kind, data } as LogRecord;
       this.store.enqueue(r);
+      this.store.journal(r);
       return r;
     });
     this.outbox.kick();
@@ -378,7 +431,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       uptimeSec: Math.floor((this.#now() - this.#startedAt) / 1000),
       appliedVersion: stored?.appliedAt ? stored.version : null,
       playing: this.#engine?.nowPlaying ?? null,
-      volume: this.#engine?.volume ?? effectiveRules(this.#target?.rules ?? []).defaultVolume,
+      volume: this.#engine?.volume ?? this.#operator?.volumeNow().setting ?? effectiveRules(this.#target?.rules ?? []).defaultVolume,
       amplifier: this.#relay?.state ?? 'off',
       disk: { freeBytes: free, usedBytes: this.store.storedBytes(), budgetBytes: this.config.agent.diskBudgetBytes, full: this.sync.noRoom.length > 0 },
       cpuTempC: cpuTemperatureC(),
@@ -398,6 +451,13 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.emit('telemetry', t);
     void this.link.publish(topics.telemetry(this.#id), encodePayload('telemetry', t), { qos: 0 }).catch(() => {});
   }
+}
+
+let espeak: boolean | null = null;
+/** Whether espeak-ng can speak here (checked once). */
+function espeakAvailable(): boolean {
+  espeak ??= spawnSync('espeak-ng', ['--version'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+  return espeak;
 }
 
 /** The configured audio output: ALSA through `speaker` in a child process, a WAV file, or nothing. */

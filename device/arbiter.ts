@@ -17,7 +17,12 @@ export type Level = 'emergency' | 'live' | 'priority' | 'normal';
 export const RANK: Readonly<Record<Level, number>> = { emergency: 3, live: 2, priority: 1, normal: 0 };
 
 export type Tone = 'chime' | 'alert' | 'siren' | 'drill' | 'test';
-export type Segment = { kind: 'asset'; sha256: string; durationMs: number } | { kind: 'tone'; tone: Tone; durationMs: number } | { kind: 'stream'; url: string; durationMs: number | null };
+export type Segment =
+  | { kind: 'asset'; sha256: string; durationMs: number }
+  | { kind: 'tone'; tone: Tone; durationMs: number }
+  | { kind: 'stream'; url: string; durationMs: number | null }
+  /** A local announcement's clip, kept on the device outside the target's assets. */
+  | { kind: 'file'; path: string; durationMs: number };
 
 export interface PlayRequest {
   /** Unique: a plan item key, an emergency id, a local announcement id, a live relay id. */

@@ -77,6 +77,19 @@ export const AgentSettings = z.strictObject({
       perMs: z.int().min(1000).default(10 * 60_000),
     })
     .prefault({}),
+  panel: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      port: z.int().min(0).max(65535).default(8080),
+      /** Addresses, interface names or 'lan' (loopback and private addresses of non-modem interfaces); never the WAN (docs/panel.md). */
+      bind: z.array(z.string().min(1).max(64)).min(1).max(8).default(['lan']),
+      sessionIdleMs: z.int().min(60_000).default(30 * 60_000),
+      sessionMaxMs: z.int().min(60_000).default(8 * 3600_000),
+      /** Largest local announcement upload, bytes, and its longest duration. */
+      maxUploadBytes: z.int().min(64 * 1024).max(200 * MiB).default(10 * MiB),
+      maxAnnouncementMs: z.int().min(5000).max(3600_000).default(10 * 60_000),
+    })
+    .prefault({}),
   schedule: z
     .strictObject({
       /** An item due this long ago is still started (a late boot, a small clock step); older ones are not caught up. */
@@ -104,4 +117,5 @@ export const DEVICE_ENV = {
   LOA_DEVICE_ALSA_DEVICE: { path: 'agent.audio.device', kind: 'string' },
   LOA_DEVICE_RELAY_PIN: { path: 'agent.relay.pin', kind: 'int' },
   LOA_DEVICE_RELAY_ACTIVE_LOW: { path: 'agent.relay.activeLow', kind: 'bool' },
+  LOA_DEVICE_PANEL_PORT: { path: 'agent.panel.port', kind: 'int' },
 } as const;

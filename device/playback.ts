@@ -37,6 +37,9 @@ export interface PlaybackDeps {
 
 interface Current {
   req: PlayRequest;
+  /** The volume it plays at now (the operator may change it while it plays). */
+  volume: number;
+  gain: Gain | null;
   since: number;
   decoders: Set<Decoding>;
   abort: AbortController;
@@ -83,7 +86,20 @@ export class PlaybackEngine {
   }
 
   get volume(): number | null {
-    return this.#cur?.req.volume ?? null;
+    return this.#cur?.volume ?? null;
+  }
+
+  /** The request playing now, for the local panel's stop button. */
+  get playingRequest(): PlayRequest | null {
+    return this.#cur?.req ?? null;
+  }
+
+  /** Changes the volume of what plays now, ramped (audio/gain.ts). */
+  setVolume(volume: number): void {
+    const c = this.#cur;
+    if (!c) return;
+    c.volume = volume;
+    c.gain?.setVolume(volume);
   }
 
   start(): void {
@@ -142,7 +158,7 @@ export class PlaybackEngine {
 
   async #play(req: PlayRequest, fromMs: number): Promise<void> {
     this.#teardown();
-    const cur: Current = { req, since: this.#d.now(), decoders: new Set(), abort: new AbortController() };
+    const cur: Current = { req, volume: req.volume, gain: null, since: this.#d.now(), decoders: new Set(), abort: new AbortController() };
     this.#cur = cur;
     if (this.#d.relay && !this.#relayHeld) {
       this.#relayHeld = true;
@@ -151,7 +167,8 @@ export class PlaybackEngine {
       if (req.level !== 'emergency') await warm;
       if (this.#cur !== cur) return; // preempted while warming up
     }
-    const gain = new Gain(req.volume);
+    const gain = new Gain(cur.volume);
+    cur.gain = gain;
     const pcm = Readable.from(this.#pcm(cur, fromMs), { objectMode: false });
     pcm.on('error', (err) => gain.destroy(err));
     pcm.pipe(gain);
@@ -183,6 +200,7 @@ export class PlaybackEngine {
     let file: string;
     if (seg.kind === 'tone') file = join(this.#d.clipsDir ?? CLIPS_DIR, `${seg.tone}-vi.ogg`);
     else if (seg.kind === 'stream') file = seg.url;
+    else if (seg.kind === 'file') file = seg.path;
     else {
       // An emergency clip still downloading: the siren fills until it is whole (never silence, never a wait).
       let p = this.#d.assetPath(seg.sha256);

@@ -79,6 +79,12 @@ export class Scheduler {
     return p;
   }
 
+  /** The day plan of the target in force for a local date (the panel shows it), or null without a target. */
+  planFor(date: string): PlanItem[] | null {
+    const t = this.#d.target();
+    return t ? this.#plan(t.state, date) : null;
+  }
+
   tick(): void {
     const now = this.#d.now();
     const mono = this.#d.mono();

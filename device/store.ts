@@ -51,7 +51,15 @@ const MIGRATIONS = [
   -- Plan items already started, refused or missed: nothing is played twice, even across restarts and clock jumps.
   CREATE TABLE plan_done (key TEXT PRIMARY KEY, at TEXT NOT NULL);
   `,
+  `
+  -- The device's own journal of plays and operator actions, for the local panel: the outbox forgets
+  -- a record once the province has it; this keeps the last JOURNAL_MAX whatever the link does.
+  CREATE TABLE journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, record TEXT NOT NULL);
+  `,
 ];
+
+/** Records kept in the local journal (about a month of a busy village). */
+export const JOURNAL_MAX = 5000;
 
 /**
  * Sending order of outbox records: emergency acks first. Dropping, when the
@@ -212,6 +220,20 @@ export class DeviceStore {
     }
     this.db.prepare('INSERT INTO outbox (key, kind, priority, record) VALUES (?, ?, ?, ?)').run(record.key, record.kind, priority, JSON.stringify(record));
     return true;
+  }
+
+  /** Keeps a record in the local journal (plays and operator actions), trimmed to JOURNAL_MAX. Call inside the record's transaction. */
+  journal(record: LogRecord): void {
+    if (record.kind !== 'play' && record.kind !== 'operator') return;
+    const r = this.db.prepare('INSERT INTO journal (kind, record) VALUES (?, ?)').run(record.kind, JSON.stringify(record));
+    const seq = Number(r.lastInsertRowid);
+    if (seq % 100 === 0) this.db.prepare('DELETE FROM journal WHERE seq <= ?').run(seq - JOURNAL_MAX);
+  }
+
+  /** The newest journal records first. */
+  recentJournal(limit: number, kind?: 'play' | 'operator'): LogRecord[] {
+    const rows = (kind ? this.db.prepare('SELECT record FROM journal WHERE kind = ? ORDER BY seq DESC LIMIT ?').all(kind, limit) : this.db.prepare('SELECT record FROM journal ORDER BY seq DESC LIMIT ?').all(limit)) as { record: string }[];
+    return rows.map((r) => JSON.parse(r.record) as LogRecord);
   }
 
   #countDrop(kind: string): void {

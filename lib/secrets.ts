@@ -59,3 +59,14 @@ export function newPanelPassword(): string {
   }
   return out;
 }
+
+/**
+ * What an operator typed, in the form newPanelPassword() prints: phones
+ * capitalise the first letter and people drop or space the dashes. Anything
+ * not of that form is left as it is (a password the province chose).
+ */
+export function panelPasswordInput(typed: string): string {
+  const t = typed.normalize('NFC').trim();
+  const m = /^([a-z0-9]{4})[-\s]?([a-z0-9]{4})[-\s]?([a-z0-9]{4})[-\s]?([a-z0-9]{4})$/i.exec(t);
+  return m ? m.slice(1).join('-').toLowerCase() : t;
+}

@@ -44,6 +44,9 @@ export const ERROR_CODES = {
   LOA_E_LOGIN_THROTTLED: 'too many failed logins; wait before trying again',
   LOA_E_NOT_FOUND: 'no such thing',
   LOA_E_CAP_INVALID: 'CAP alert refused',
+  LOA_E_NOTHING_PLAYING: 'nothing is playing',
+  LOA_E_REASON_REQUIRED: 'this action needs a reason, reported to the province',
+  LOA_E_ANNOUNCE_REFUSED: 'the local announcement is refused by the rules in force',
   LOA_E_INTERNAL: 'internal error (logged at the province)',
   // identifiers
   LOA_E_ID_INVALID: 'identifier is not allowed',

@@ -389,6 +389,30 @@ export class Registry {
   }
 
   /** A new broker secret; the old one is refused from the moment this commits. */
+  /**
+   * A new local panel password for a device. Only its hash is kept; the
+   * device learns it from its next target state, so the target version is
+   * bumped here (same spec) and the console republishes it.
+   */
+  async rotatePanelPassword(id: string, actor = 'technician'): Promise<{ device: DeviceRow; panelPassword: string; targetVersion: number | null }> {
+    const before = this.device(id);
+    if (!before) throw new LoaError('LOA_E_DEVICE_NOT_FOUND', `no device "${id}"`, { context: { id } });
+    if (before.status === 'revoked') throw new LoaError('LOA_E_DEVICE_REVOKED', `device ${id} is revoked`, { context: { id } });
+    const panelPassword = newPanelPassword();
+    const panelHash = await this.#hash(panelPassword);
+    return this.db.transaction(() => {
+      this.db.prepare('UPDATE devices SET panel_hash = ? WHERE id = ?').run(panelHash, id);
+      const t = this.db.prepare('UPDATE targets SET version = version + 1, updated_at = ?, updated_by = ? WHERE device = ? RETURNING version').get(new Date().toISOString(), actor, id) as { version: number } | undefined;
+      this.audit(actor, 'device.panel-password', id, { targetVersion: t?.version ?? null });
+      return { device: this.device(id)!, panelPassword, targetVersion: t?.version ?? null };
+    }).immediate();
+  }
+
+  /** The scrypt hash of a device's local panel password (sent in its target state). */
+  panelHash(id: string): string | null {
+    return (this.db.prepare('SELECT panel_hash FROM devices WHERE id = ?').get(id) as { panel_hash: string } | undefined)?.panel_hash ?? null;
+  }
+
   async rotateDevice(id: string, actor = 'technician'): Promise<{ device: DeviceRow; secret: string; panelHash: string }> {
     const before = this.device(id);
     if (!before) throw new LoaError('LOA_E_DEVICE_NOT_FOUND', `no device "${id}"`, { context: { id } });

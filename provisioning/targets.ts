@@ -80,5 +80,6 @@ export function buildTarget(reg: Registry, lib: AssetLibrary, t: StoredTarget, i
     if (!a) throw new LoaError('LOA_E_TARGET_INVALID', `asset ${sha} of ${t.device}'s target is no longer in the library`);
     return { sha256: a.sha256, size: a.size, durationMs: a.durationMs, mime: a.mime, title: a.title, ...(reserve.has(sha) ? { reserve: true } : {}) };
   });
-  return TargetState.parse({ device: t.device, zone, version: t.version, issuedAt, assets, programmes: t.spec.programmes, rules: t.spec.rules });
+  const panelHash = reg.panelHash(t.device);
+  return TargetState.parse({ device: t.device, zone, version: t.version, issuedAt, assets, programmes: t.spec.programmes, rules: t.spec.rules, ...(panelHash ? { panel: { passwordHash: panelHash } } : {}) });
 }

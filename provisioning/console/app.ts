@@ -11,7 +11,8 @@ import type { Reports } from '../reports.js';
 import { can, type Permission, type Principal } from './access.js';
 import type { Dispatcher } from './dispatch.js';
 import type { FleetTracker } from './fleet.js';
-import { csrfMatches, LoginThrottle, Sessions, SESSION_COOKIE } from './sessions.js';
+import { Sessions, SESSION_COOKIE } from './sessions.js';
+import { csrfMatches, LoginThrottle } from '../../lib/http-auth.js';
 import { Jobs } from './jobs.js';
 
 // The console's HTTP API (fastify). Every route states the permission it
@@ -144,7 +145,7 @@ export async function buildApp(deps: ConsoleDeps): Promise<FastifyInstance> {
   const { reportRoutes } = await import('./routes-reports.js');
   for (const r of [authRoutes, fleetRoutes, libraryRoutes, planningRoutes, dispatchRoutes, reportRoutes]) r(app, ctx);
   if (deps.uiDir) {
-    const { uiRoutes } = await import('./routes-ui.js');
+    const { uiRoutes } = await import('../../lib/ui-routes.js');
     uiRoutes(app, deps.uiDir);
   }
   return app;

@@ -1,13 +1,11 @@
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { createReadStream, statSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { LoaError } from '../../protocol/errors.js';
 import { Text } from '../../protocol/payloads.js';
 import { body, httpError, need, type Ctx } from './app.js';
 import { importUpload, speakToLibrary } from './media.js';
+import { receiveUpload } from '../../lib/upload.js';
 
 // The audio library: uploads and TTS bulletins both go through the same
 // ingest (loudness normalisation, Opus) before they become assets. Both run
@@ -59,27 +57,12 @@ export function libraryRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.post('/api/library', async (req) => {
     const p = need(req, 'edit');
-    const part = await req.file();
-    if (!part) throw new LoaError('LOA_E_AUDIO_INVALID', 'no file in the upload');
-    const titleField = part.fields.title as { value?: unknown } | undefined;
-    const title = typeof titleField?.value === 'string' && titleField.value.trim() ? titleField.value.normalize('NFC').trim() : part.filename.replace(/\.[^.]+$/, '');
-    const dir = mkdtempSync(join(tmpdir(), 'loa-upload-'));
-    const file = join(dir, 'upload');
-    try {
-      await pipeline(part.file, createWriteStream(file));
-    } catch (e) {
-      rmSync(dir, { recursive: true, force: true });
-      throw e;
-    }
-    if (part.file.truncated) {
-      rmSync(dir, { recursive: true, force: true });
-      throw new LoaError('LOA_E_AUDIO_INVALID', 'the file is larger than the upload limit');
-    }
+    const { file, title, dispose } = await receiveUpload(req);
     const job = ctx.jobs.start('upload', p.name, async (progress) => {
       try {
         return await importUpload(ctx, file, title, p.name, progress);
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        dispose();
       }
     });
     return { job: job.id };
