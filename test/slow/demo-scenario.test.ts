@@ -29,7 +29,7 @@ function audibleSeconds(file: string): number {
 
 test('loa demo --emergency: each village plays the exercise alert and the bulletin into its WAV, and the roll-up reaches finished', async () => {
   const dir = tempDir('loa-demo-');
-  const child = spawn(process.execPath, [LOA_BIN, 'demo', '--port', '0', '--http-port', '0', '--data', dir, '--emergency'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [LOA_BIN, 'demo', '--port', '0', '--http-port', '0', '--panel-port', '0', '--data', dir, '--emergency'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
