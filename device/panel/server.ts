@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
 import { z } from 'zod';
@@ -12,7 +12,8 @@ import { panelPasswordInput, verifySecret } from '../../lib/secrets.js';
 import { csrfMatches, LoginThrottle } from '../../lib/http-auth.js';
 import { receiveUpload } from '../../lib/upload.js';
 import { uiRoutes } from '../../lib/ui-routes.js';
-import { LoaError, isLoaError, type ErrorCode } from '../../protocol/errors.js';
+import { LoaError } from '../../protocol/errors.js';
+import { installErrorHandler } from '../../lib/http-errors.js';
 import { schemaError } from '../../protocol/codec.js';
 import { LocalDate, Text } from '../../protocol/payloads.js';
 import { Sha256Hex } from '../../protocol/ids.js';
@@ -50,18 +51,6 @@ interface Session {
   passwordHash: string;
 }
 
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  LOA_E_UNAUTHENTICATED: 401,
-  LOA_E_FORBIDDEN: 403,
-  LOA_E_CSRF: 403,
-  LOA_E_LOGIN_THROTTLED: 429,
-  LOA_E_NOT_FOUND: 404,
-  LOA_E_ASSET_UNKNOWN: 404,
-  LOA_E_NOTHING_PLAYING: 409,
-  LOA_E_ANNOUNCE_REFUSED: 409,
-  LOA_E_CONFIG_INVALID: 501,
-  LOA_E_TTS_FAILED: 502,
-};
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -111,20 +100,7 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
     if (s && req.method !== 'GET' && req.method !== 'HEAD' && !csrfMatches(s.csrf, req.headers['x-csrf-token'] as string | undefined)) throw new LoaError('LOA_E_CSRF');
   });
 
-  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    if (isLoaError(err)) {
-      const status = STATUS[err.code] ?? 400;
-      if (status >= 500) log.warn({ url: req.url, code: err.code }, err.message);
-      const rule = (err.context as { rule?: unknown; reason?: unknown } | undefined)?.rule;
-      const reason = (err.context as { reason?: unknown } | undefined)?.reason;
-      return reply.code(status).send({ error: { code: err.code, message: err.message, ...(typeof rule === 'string' ? { rule } : {}), ...(typeof reason === 'string' ? { reason } : {}) } });
-    }
-    const e = err as { statusCode?: number; code?: string; message?: string };
-    if (e.code === 'FST_REQ_FILE_TOO_LARGE' || e.code === 'FST_FILES_LIMIT') return reply.code(400).send({ error: { code: 'LOA_E_AUDIO_INVALID', message: 'the file is larger than the upload limit', reason: 'too-large' } });
-    if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: { code: 'LOA_E_PAYLOAD_SCHEMA', message: e.message ?? 'bad request' } });
-    log.error({ err, url: req.url }, 'panel request failed');
-    return reply.code(500).send({ error: { code: 'LOA_E_INTERNAL', message: 'internal error' } });
-  });
+  installErrorHandler(app, { log, what: 'panel request', status: { LOA_E_CONFIG_INVALID: 501, LOA_E_TTS_FAILED: 502 }, expose: ['rule', 'reason'] });
 
   const who = (req: FastifyRequest): Operator => {
     const s = req.panelSession;

@@ -1,9 +1,10 @@
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
 import { z } from 'zod';
 import type { Logger } from '../../lib/log.js';
-import { LoaError, isLoaError, type ErrorCode } from '../../protocol/errors.js';
+import { LoaError, type ErrorCode } from '../../protocol/errors.js';
+import { installErrorHandler } from '../../lib/http-errors.js';
 import { schemaError } from '../../protocol/codec.js';
 import type { AssetLibrary, Ingest } from '../library.js';
 import type { Registry } from '../registry.js';
@@ -68,17 +69,6 @@ declare module 'fastify' {
   }
 }
 
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  LOA_E_UNAUTHENTICATED: 401,
-  LOA_E_FORBIDDEN: 403,
-  LOA_E_CSRF: 403,
-  LOA_E_LOGIN_THROTTLED: 429,
-  LOA_E_NOT_FOUND: 404,
-  LOA_E_ZONE_NOT_FOUND: 404,
-  LOA_E_DEVICE_NOT_FOUND: 404,
-  LOA_E_USER_NOT_FOUND: 404,
-  LOA_E_ASSET_UNKNOWN: 404,
-};
 
 export function httpError(code: ErrorCode, message?: string): LoaError {
   return new LoaError(code, message);
@@ -125,17 +115,7 @@ export async function buildApp(deps: ConsoleDeps): Promise<FastifyInstance> {
     }
   });
 
-  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    if (isLoaError(err)) {
-      const status = STATUS[err.code] ?? 400;
-      if (status >= 500 || status === 403) deps.log.warn({ url: req.url, account: req.principal?.name, code: err.code }, err.message);
-      return reply.code(status).send({ error: { code: err.code, message: err.message } });
-    }
-    const e = err as { statusCode?: number; code?: string; message?: string };
-    if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: { code: 'LOA_E_PAYLOAD_SCHEMA', message: e.message ?? 'bad request' } });
-    deps.log.error({ err, url: req.url }, 'console request failed');
-    return reply.code(500).send({ error: { code: 'LOA_E_INTERNAL', message: 'internal error' } });
-  });
+  installErrorHandler(app, { log: deps.log, what: 'console request', expose: ['rule', 'reason'] });
 
   const { authRoutes } = await import('./routes-auth.js');
   const { fleetRoutes } = await import('./routes-fleet.js');
