@@ -73,6 +73,8 @@ export const fmt = {
   dateTime: (v) => (v === null || v === undefined ? '—' : dtf({ day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(toDate(v))),
   /** 14:05 */
   time: (v) => dtf({ hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(toDate(v)),
+  /** 14:05:09 */
+  seconds: (v) => dtf({ hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(toDate(v)),
   /** A local date 'YYYY-MM-DD' as 27/11/2026 (it is a calendar day, not an instant). */
   day: (d) => {
     const [y, m, dd] = d.split('-');
