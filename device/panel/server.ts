@@ -178,6 +178,7 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
       playing: playing && playingReq ? { id: playingReq.id, ...playing, volume: agent.playback?.volume ?? null, ...d.stoppable(playingReq) } : null,
       outbox: { pending: agent.store.outboxSize() },
       tts: d.ttsAvailable,
+      limits: { maxUploadBytes: o.maxUploadBytes, maxAnnouncementMs: agent.config.agent.panel.maxAnnouncementMs },
     };
   });
 
