@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -14,6 +14,12 @@ import { Signer } from '../../protocol/signing.js';
 import { topics } from '../../protocol/topics.js';
 import type { EmergencyStart, RuleProfile } from '../../protocol/payloads.js';
 import { localDate } from '../../schedules/time.js';
+import { readWav, toneLevel } from '../helpers/audio.js';
+import { PCM } from '../../audio/types.js';
+import { ROOT_DIR } from '../../lib/paths.js';
+
+/** Where browser tests leave what people may want to look at (CI keeps the folder). */
+const ARTIFACTS = join(ROOT_DIR, 'test-artifacts');
 
 // The village panel (device/panel/ui) in headless Chromium on a 360×640
 // phone whose clock runs in UTC, against real agents (real broker, WAV horn,
@@ -170,6 +176,12 @@ test('the main page on a phone: status, the plan with its refusal, volume clampe
   assert.is(r.agent.playback?.volume, 70, 'applied to what plays');
   await page.getByTestId('status-volume').filter({ hasText: '70 (giới hạn hiện tại 70) · đang phát ở mức 70' }).waitFor();
 
+  // The main page as the operator sees it, kept for people to look at.
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const shot = join(ARTIFACTS, 'panel-main-phone.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  assert.ok(statSync(shot).size > 10_000, 'a screenshot of the main page is kept');
+
   // The layout fits the phone: no sideways scrolling, thumb-sized buttons.
   assert.ok(Number(await page.evaluate('document.scrollingElement.scrollWidth')) <= PHONE.width, 'no horizontal scroll at 360 px');
   const heights = await page.locator('button:visible').evaluateAll((bs) => bs.map((b) => b.getBoundingClientRect().height));
@@ -239,6 +251,16 @@ test('local announcements from the phone: an uploaded 10 s MP3 with its progress
   await page.getByTestId('announce-message').filter({ hasText: 'Đang phát thông báo: Họp thôn tối nay.' }).waitFor({ timeout: 30_000 });
   assert.is(await page.getByTestId('announce-progress').evaluate((p) => (p as unknown as { value: number }).value), 1, 'every byte sent');
   await page.getByTestId('now-playing').filter({ hasText: 'Họp thôn tối nay' }).waitFor();
+  // The village hears it: after the chime, the uploaded 880 Hz tone in the WAV horn.
+  const heard = await waitFor(() => r.sink.timeline.find((e) => e.id.startsWith('local-') && e.startFrame !== null), { what: 'the announcement in the sink' });
+  const at = heard.startFrame! + Math.round(5 * PCM.sampleRate);
+  const x = await waitFor(() => {
+    const w = readWav(r.wav).samples;
+    return w.length > at + PCM.sampleRate ? w : null;
+  }, { timeoutMs: 20_000, what: 'the WAV written 5 s into the announcement' });
+  const level = toneLevel(x, at, PCM.sampleRate / 10, 880);
+  // Volume 60 is a gain of 0.22 (cubic taper) on a tone normalised to -16 LUFS.
+  assert.ok(level > 0.01 && level > 10 * toneLevel(x, at, PCM.sampleRate / 10, 440), `the uploaded tone is in the WAV file (880 Hz level ${level})`);
 
   // Typed text, spoken by espeak-ng on the cluster: it waits for the upload to finish.
   const said = 'Thông báo: tối nay lúc 19 giờ 30 họp thôn tại nhà văn hoá.';
