@@ -11,6 +11,17 @@ import { PCM, type AudioSink, type PlayOptions, type SinkEndReason, type SinkEve
 // output is always the sound of time startedAt + k/48 ms, and every event
 // time is computed from a frame position, not from when a timer happened to
 // fire.
+//
+// A stream's first sample is never placed before its data was there. A stream
+// whose first data comes within one period of play() takes over at play()'s
+// frame, gapless, as a card fed every period would play it. One whose data
+// comes later (a decoder starting; the event loop stalled, e.g. a tone
+// computed synchronously) starts at the frame where the sink first finds its
+// data, silence before it: the catch-up after a stall fills the missed frames
+// with silence, not with samples that did not exist yet, so neither the file
+// nor `started` runs ahead of what a loudspeaker could have sounded. Once a
+// stream plays, a stall is caught up with its samples (the output keeps to
+// the wall clock; nothing is skipped).
 
 const BYTES_PER_FRAME = PCM.channels * (PCM.bitDepth / 8);
 /** Frames per ms. */
@@ -152,12 +163,21 @@ export abstract class PacedSink extends EventEmitter implements AudioSink {
   protected tick(): void {
     if (!this.timer) return;
     const target = Math.floor((performance.now() - this.t0) * FPMS);
+    const first = this.cur;
+    if (first && first.entry.startFrame === null && target > this.frames && this.buffer(first)) {
+      // Its first data, found now: gapless at play()'s frame if that is within a period, else from here.
+      const e = first.entry;
+      if (this.frames !== e.requestedFrame || target - e.requestedFrame > this.periodMs * FPMS) this.silence((target - this.frames) * BYTES_PER_FRAME);
+      e.startFrame = this.frames;
+      this.emit('started', e.id, this.frameToMs(this.frames));
+    }
     let need = (target - this.frames) * BYTES_PER_FRAME;
     while (need > 0) {
       const p = this.cur;
       const chunk = p ? this.take(p, need) : null;
       if (p && chunk) {
         if (p.entry.startFrame === null) {
+          // Only when a 'started' listener played another stream above.
           p.entry.startFrame = this.frames;
           this.emit('started', p.entry.id, this.frameToMs(this.frames));
         }
@@ -171,19 +191,24 @@ export abstract class PacedSink extends EventEmitter implements AudioSink {
         continue;
       }
       // Nothing to play now (idle, or the stream's data is late): silence.
-      if (this.zeros.length < need) this.zeros = Buffer.alloc(need);
-      this.output(this.zeros.subarray(0, need), true);
-      this.frames += need / BYTES_PER_FRAME;
+      this.silence(need);
       need = 0;
     }
   }
 
-  /** Up to `max` bytes (whole frames) of the stream's buffered audio, or null if none is buffered. */
-  private take(p: Playing, max: number): Buffer | null {
+  private silence(bytes: number): void {
+    if (bytes <= 0) return;
+    if (this.zeros.length < bytes) this.zeros = Buffer.alloc(bytes);
+    this.output(this.zeros.subarray(0, bytes), true);
+    this.frames += bytes / BYTES_PER_FRAME;
+  }
+
+  /** Whether some of the stream's audio (whole frames) is buffered in `pending`, reading it from the stream if need be. */
+  private buffer(p: Playing): boolean {
     while (!p.pending) {
-      if (p.sourceEnded) return null;
+      if (p.sourceEnded) return false;
       const got = p.stream.read() as Buffer | null;
-      if (got === null) return null;
+      if (got === null) return false;
       let buf = p.carry ? Buffer.concat([p.carry, got]) : got;
       p.carry = null;
       const odd = buf.length % BYTES_PER_FRAME;
@@ -193,6 +218,12 @@ export abstract class PacedSink extends EventEmitter implements AudioSink {
       }
       if (buf.length) p.pending = buf;
     }
+    return true;
+  }
+
+  /** Up to `max` bytes (whole frames) of the stream's buffered audio, or null if none is buffered. */
+  private take(p: Playing, max: number): Buffer | null {
+    if (!this.buffer(p) || !p.pending) return null;
     const chunk = p.pending.length <= max ? p.pending : p.pending.subarray(0, max);
     p.pending = chunk === p.pending ? null : p.pending.subarray(max);
     return chunk;

@@ -1,8 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { pcmStream, sine } from '../../audio/tones.js';
-import { PCM } from '../../audio/types.js';
+import { PCM, pcmBytes } from '../../audio/types.js';
 import { WavFileSink } from '../../audio/wav-sink.js';
 import { onsetOf, readWav, recordEvents, toneLevel } from '../helpers/audio.js';
 import { cleanupTempDirs, sleep, tempDir } from '../helpers/tmp.js';
@@ -104,6 +105,47 @@ test('event times come from the injected clock, mapped from frame positions', as
   } finally {
     await sink.close();
   }
+});
+
+test('a stream whose first data comes after an event-loop stall starts where its data came, not back at play()', async () => {
+  const file = join(tempDir('loa-wav-'), 'stall.wav');
+  const sink = new WavFileSink({ file });
+  const rec = recordEvents(sink);
+  await sink.start();
+  const tone = sine(440, 300);
+  let at = 0;
+  let dataAt = 0;
+  // The producer blocks the event loop for 80 ms before its first samples, as a tone computed synchronously does.
+  const src = new Readable({
+    read() {
+      if (at === 0) {
+        const until = performance.now() + 80;
+        while (performance.now() < until);
+        dataAt = Date.now();
+      }
+      if (at >= tone.length) return void this.push(null);
+      this.push(tone.subarray(at, at + pcmBytes(20)));
+      at += pcmBytes(20);
+    },
+  });
+  let tPlay = 0;
+  try {
+    await sleep(100);
+    tPlay = Date.now();
+    sink.play(src, { id: 'late' });
+    await rec.wait('ended', 'late');
+  } finally {
+    await sink.close();
+  }
+  const e = sink.timeline[0]!;
+  const started = rec.find('started', 'late')!;
+  assert.is(started.atMs, sink.frameToMs(e.startFrame!));
+  assert.ok(e.startFrame! - e.requestedFrame >= 75 * FPMS, `started ${(e.startFrame! - e.requestedFrame) / FPMS} ms after play(), the data came 80 ms or more after it`);
+  assert.ok(started.atMs! >= dataAt - 2, `started at ${started.atMs! - tPlay} ms, data at ${dataAt - tPlay} ms after play()`);
+  const x = readWav(file).samples;
+  assert.ok(x.subarray(e.requestedFrame, e.startFrame!).every((v) => v === 0), 'silence while there was nothing to play');
+  assert.ok(Math.abs(onsetOf(x, 440) - e.startFrame!) < 10 * FPMS, 'the file has the tone where the timeline says');
+  assert.is(e.endFrame! - e.startFrame!, 300 * FPMS, 'all of it, nothing skipped');
 });
 
 test.run();
