@@ -85,6 +85,41 @@ export class Scheduler {
     return t ? this.#plan(t.state, date) : null;
   }
 
+  /** Items tick() hands over (not remainders), of the plans of the day before, the day and the day after `now`, by start. */
+  #around(state: TargetState, now: number): PlanItem[] {
+    const today = localDate(now);
+    return [...this.#plan(state, addDays(today, -1)), ...this.#plan(state, today), ...this.#plan(state, addDays(today, 1))].filter((i) => i.offsetMs === 0).sort((a, b) => a.start - b.start || a.programme.localeCompare(b.programme));
+  }
+
+  /**
+   * When tick() next has something to do: the start of the earliest plan item
+   * not acted on yet (at or before now() when one is due already), or null
+   * without a target or item. The Scheduler keeps no timer: the agent arms
+   * one for this instant (device/ticker.ts) and looks again after every tick,
+   * on a new target and at least every half second, as the clock may move.
+   */
+  nextDue(): number | null {
+    const t = this.#d.target();
+    if (!t) return null;
+    for (const item of this.#around(t.state, this.#d.now())) if (!this.#d.done.has(item.key)) return item.start;
+    return null;
+  }
+
+  /**
+   * The requests tick() will hand to the arbiter when the clock reaches `at`
+   * (items starting exactly then, not acted on and not refused by the plan),
+   * in the order it will hand them over; for the player's pre-roll.
+   */
+  requestsAt(at: number): PlayRequest[] {
+    const t = this.#d.target();
+    if (!t) return [];
+    const { state } = t;
+    const durations = new Map(state.assets.map((a) => [a.sha256, a.durationMs]));
+    return this.#around(state, at)
+      .filter((i) => i.start === at && i.status !== 'refused' && !this.#d.done.has(i.key))
+      .map((i) => requestFor(i, state.programmes.find((p) => p.id === i.programme), durations, this.#d.chimeMs ?? DEFAULT_CHIME_MS));
+  }
+
   tick(): void {
     const now = this.#d.now();
     const mono = this.#d.mono();

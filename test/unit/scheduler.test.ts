@@ -22,7 +22,7 @@ const state: TargetState = {
 const six = localToEpoch('2026-11-26', '06:00');
 const noon = localToEpoch('2026-11-26', '12:00');
 
-function harness(startAt: number, done = new Map<string, string>()) {
+function harness(startAt: number, done = new Map<string, string>(), hasTarget = true) {
   let now = startAt;
   let mono = 0;
   const requests: ArbiterEvent[] = [];
@@ -30,7 +30,7 @@ function harness(startAt: number, done = new Map<string, string>()) {
   const s = new Scheduler({
     now: () => now,
     mono: () => mono,
-    target: () => ({ state, receivedAt: Date.parse(state.issuedAt) }),
+    target: () => (hasTarget ? { state, receivedAt: Date.parse(state.issuedAt) } : null),
     done: { has: (k) => done.has(k), add: (k, at) => void done.set(k, at), prune: () => {} },
     dispatch: (e) => requests.push(e),
     record: (d) => logs.push(d),
@@ -46,6 +46,11 @@ function harness(startAt: number, done = new Map<string, string>()) {
       mono += monoStep;
       now = t;
       s.tick();
+    },
+    /** Moves the clock without ticking. */
+    set(t: number) {
+      mono += t - now;
+      now = t;
     },
   };
 }
@@ -104,6 +109,56 @@ test('an item the rules refuse is logged once as refused, with the rule', () => 
   assert.is(h.requests.length, 0);
   assert.is(h.logs.length, 1);
   assert.equal({ outcome: h.logs[0]!.outcome, rule: h.logs[0]!.rule, programme: h.logs[0]!.programme }, { outcome: 'refused', rule: 'quiet-hours', programme: 'trua' });
+});
+
+const sixTomorrow = localToEpoch('2026-11-27', '06:00');
+
+test('nextDue: the start of the next item not acted on, refused ones too, then the next day\'s first', () => {
+  const h = harness(six - 5 * 60_000);
+  h.s.tick();
+  assert.is(h.s.nextDue(), six);
+  h.set(six - 1);
+  assert.is(h.s.nextDue(), six, 'one ms before: still 06:00');
+  h.at(six);
+  assert.is(h.requests.length, 1, 'ticked at the very instant nextDue named, the item is handed over');
+  assert.is(h.s.nextDue(), noon, 'the refused noon item is next: tick records its refusal');
+  h.at(noon);
+  assert.is(h.logs.length, 1);
+  assert.is(h.s.nextDue(), sixTomorrow, "after the day's last item, tomorrow's first");
+});
+
+test('nextDue: an item due and not yet ticked is due now; an item acted on before a restart is not due again', () => {
+  const done = new Map<string, string>();
+  const h = harness(six + 1000, done);
+  // Yesterday's 06:00 too was never acted on (this store is new): tick() has something to do now.
+  assert.ok(h.s.nextDue()! <= six + 1000, 'due already: at or before now');
+  h.s.tick();
+  assert.is(h.s.nextDue(), noon);
+  const again = harness(six + 2000, done);
+  assert.is(again.s.nextDue(), noon);
+  // The clock steps back an hour: 06:00 lies ahead again but was played; nothing is due before noon.
+  again.set(six - 3600_000);
+  assert.is(again.s.nextDue(), noon);
+});
+
+test('nextDue and requestsAt: nothing without a target', () => {
+  const h = harness(six - 1000, new Map(), false);
+  assert.is(h.s.nextDue(), null);
+  assert.equal(h.s.requestsAt(six), []);
+});
+
+test('requestsAt: the request tick() will hand over at that instant, for the pre-roll; none once acted on, none for refused items', () => {
+  const h = harness(six - 2000);
+  const [r, ...more] = h.s.requestsAt(six);
+  assert.is(more.length, 0);
+  assert.is(r!.id, `sang@${six}`);
+  assert.equal(r!.segments.map((x) => x.kind), ['tone', 'asset']);
+  assert.equal(h.s.requestsAt(six + 1), [], 'only items starting at that instant');
+  assert.equal(h.s.requestsAt(noon), [], 'the noon item is refused: nothing to play');
+  h.at(six);
+  const handed = (h.requests[0] as Extract<ArbiterEvent, { type: 'request' }>).req;
+  assert.equal(handed, r, 'the same request as tick() handed over');
+  assert.equal(h.s.requestsAt(six), [], 'acted on: nothing to get ready');
 });
 
 test.run();
