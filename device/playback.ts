@@ -19,6 +19,13 @@ import type { RelayController } from './relay-controller.js';
 
 export const CLIPS_DIR = join(ROOT_DIR, 'device', 'clips');
 
+/** How long before its start a scheduled request is pre-rolled (preroll()): ffmpeg's start-up, 0.1–0.3 s, fits with room to spare. */
+export const PREROLL_MS = 1500;
+/** On top of the amplifier's warm-up: switching the relay itself (gpioset is a process to start). */
+const RELAY_SWITCH_MS = 500;
+/** A pre-rolled request not played this long after its instant is dropped (the arbiter refused it or made it wait). */
+export const PREROLL_KEEP_MS = 3000;
+
 export interface PlaybackDeps {
   sink: AudioSink;
   relay: RelayController | null;
@@ -45,6 +52,22 @@ interface Current {
   abort: AbortController;
 }
 
+/** A request got ready ahead of its instant: its PCM already flowing (first buffers decoded), the amplifier warming. */
+interface Preroll {
+  cur: Current;
+  pcm: Readable;
+  at: number;
+  failed: boolean;
+  onError: (err: Error) => void;
+  /** The amplifier hold taken for it (beforeSound()), handed to the play or released with soundEnded(). */
+  relay: Promise<void> | null;
+}
+
+/** Whether a pre-rolled request is the one now played: same id, level and content (the volume is applied later, by the gain). */
+function sameContent(a: PlayRequest, b: PlayRequest): boolean {
+  return a.id === b.id && a.level === b.level && JSON.stringify(a.segments) === JSON.stringify(b.segments);
+}
+
 export class PlaybackEngine {
   readonly #d: PlaybackDeps;
   readonly #log: Logger;
@@ -52,6 +75,7 @@ export class PlaybackEngine {
   #cur: Current | null = null;
   #relayHeld = false;
   #timer: NodeJS.Timeout | null = null;
+  #preroll: Preroll | null = null;
 
   constructor(deps: PlaybackDeps) {
     this.#d = deps;
@@ -108,12 +132,88 @@ export class PlaybackEngine {
       const trusted = this.#d.clockTrusted();
       if (trusted !== this.#state.clockTrusted) this.dispatch({ type: 'clock', trusted, at: this.#d.now() });
       this.dispatch({ type: 'tick', at: this.#d.now() });
+      if (this.#preroll && this.#d.now() > this.#preroll.at + PREROLL_KEEP_MS) this.#dropPreroll();
     }, 250);
+  }
+
+  /** How long before a scheduled request's start preroll() should be called: the decoder's start-up and the amplifier's warm-up both fit in it. */
+  get leadMs(): number {
+    return Math.max(PREROLL_MS, (this.#d.relay?.timing.warmUpMs ?? 0) + RELAY_SWITCH_MS);
+  }
+
+  /** The request pre-rolled now, if any, and whether its first PCM is buffered yet (diagnostics, tests). */
+  get prerolled(): { id: string; at: number; ready: boolean } | null {
+    const p = this.#preroll;
+    return p ? { id: p.cur.req.id, at: p.at, ready: p.pcm.readableLength > 0 } : null;
+  }
+
+  /**
+   * Gets a request the scheduler will hand over at `at` ready to sound at
+   * once, so its first sample does not wait for ffmpeg or the amplifier:
+   * its PCM starts flowing now (ffmpeg decodes until the stream's buffers
+   * are full, then waits on the pipe) and the amplifier is switched on to
+   * warm up. When the arbiter plays this request from its start, the
+   * buffered stream is what plays; otherwise it is dropped PREROLL_KEEP_MS
+   * after `at`, when another request is pre-rolled, or on stop(). One at a
+   * time. Nothing is played or recorded here: the arbiter still decides.
+   */
+  preroll(req: PlayRequest, at: number): void {
+    const old = this.#preroll;
+    if (old && sameContent(old.cur.req, req)) return;
+    this.#dropPreroll();
+    if (this.#cur?.req.id === req.id) return;
+    // The arbiter will refuse it (device/arbiter.ts): do not switch the amplifier on for nothing.
+    if (req.requiresTrustedClock && !this.#d.clockTrusted()) return;
+    const cur: Current = { req, volume: req.volume, gain: null, since: at, decoders: new Set(), abort: new AbortController() };
+    const pcm = Readable.from(this.#pcm(cur, 0), { objectMode: false });
+    const p: Preroll = {
+      cur,
+      pcm,
+      at,
+      failed: false,
+      onError: (err) => {
+        p.failed = true;
+        this.#log.warn({ err, id: req.id }, 'pre-roll failed; the request is decoded again when it plays');
+      },
+      relay: this.#d.relay ? this.#d.relay.beforeSound() : null,
+    };
+    pcm.on('error', p.onError);
+    pcm.read(0); // starts the generator: the first segment's decoder runs from now on
+    this.#preroll = p;
+    this.#log.debug({ id: req.id, at: new Date(at).toISOString() }, 'pre-rolled');
+  }
+
+  /** The pre-roll of `req`, taken out of its slot when it can play it; any other pre-roll of the same id is dropped. */
+  #takePreroll(req: PlayRequest): Preroll | null {
+    const p = this.#preroll;
+    if (!p || p.cur.req.id !== req.id) return null;
+    this.#preroll = null;
+    if (p.failed || p.pcm.destroyed || !sameContent(p.cur.req, req)) {
+      this.#releasePreroll(p);
+      return null;
+    }
+    p.pcm.off('error', p.onError);
+    return p;
+  }
+
+  #dropPreroll(): void {
+    const p = this.#preroll;
+    if (!p) return;
+    this.#preroll = null;
+    this.#releasePreroll(p);
+  }
+
+  #releasePreroll(p: Preroll): void {
+    p.cur.abort.abort();
+    for (const d of p.cur.decoders) d.kill();
+    p.pcm.destroy();
+    if (p.relay) this.#d.relay?.soundEnded();
   }
 
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    this.#dropPreroll();
     this.#teardown();
     this.#d.sink.stop();
     if (this.#relayHeld) this.#d.relay?.soundEnded();
@@ -158,18 +258,42 @@ export class PlaybackEngine {
 
   async #play(req: PlayRequest, fromMs: number): Promise<void> {
     this.#teardown();
-    const cur: Current = { req, volume: req.volume, gain: null, since: this.#d.now(), decoders: new Set(), abort: new AbortController() };
+    // Pre-rolled (a scheduled item): its first PCM is already buffered and the amplifier warmed up ahead.
+    const pre = fromMs === 0 ? this.#takePreroll(req) : null;
+    let cur: Current;
+    if (pre) {
+      cur = pre.cur;
+      cur.req = req;
+      cur.volume = req.volume;
+      cur.since = this.#d.now();
+    } else {
+      cur = { req, volume: req.volume, gain: null, since: this.#d.now(), decoders: new Set(), abort: new AbortController() };
+    }
     this.#cur = cur;
+    let warm: Promise<void> | null = null;
+    if (pre?.relay) {
+      // The pre-roll's hold on the amplifier becomes this play's, unless what played before holds it already.
+      if (this.#relayHeld) this.#d.relay?.soundEnded();
+      else {
+        this.#relayHeld = true;
+        warm = pre.relay;
+      }
+    }
     if (this.#d.relay && !this.#relayHeld) {
       this.#relayHeld = true;
-      const warm = this.#d.relay.beforeSound();
+      warm = this.#d.relay.beforeSound();
+    }
+    if (warm) {
       // An emergency sounds at once; anything else waits for the amplifier to warm up, so its first words are heard.
       if (req.level !== 'emergency') await warm;
-      if (this.#cur !== cur) return; // preempted while warming up
+      if (this.#cur !== cur) {
+        pre?.pcm.destroy();
+        return; // preempted while warming up
+      }
     }
     const gain = new Gain(cur.volume);
     cur.gain = gain;
-    const pcm = Readable.from(this.#pcm(cur, fromMs), { objectMode: false });
+    const pcm = pre?.pcm ?? Readable.from(this.#pcm(cur, fromMs), { objectMode: false });
     pcm.on('error', (err) => gain.destroy(err));
     pcm.pipe(gain);
     this.#log.info({ id: req.id, level: req.level, source: req.source, fromMs, volume: req.volume, title: req.title }, 'playing');
