@@ -21,6 +21,7 @@ import { ClockTrust } from './clock.js';
 import type { PlayLogData } from './arbiter.js';
 import { PlaybackEngine } from './playback.js';
 import { Scheduler } from './scheduler.js';
+import { ScheduleTicker } from './ticker.js';
 import { EmergencyDesk } from './emergency-desk.js';
 import { EmergencyRateLimit } from './emergency.js';
 import { RelayController, systemClock } from './relay-controller.js';
@@ -182,7 +183,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.sync.setTarget(this.#target);
     this.link.start();
     this.#timers.push(setInterval(() => this.sync.tick(), 1000));
-    this.#timers.push(setInterval(() => this.#scheduler?.tick(), 500));
+    // The scheduler wakes at its next item's instant (at least every 500 ms) and the player gets that item ready ahead (device/ticker.ts).
+    const ticker = new ScheduleTicker({ scheduler: this.#scheduler!, player: this.#engine, now: this.#now, alive: () => !this.#stopped, log: this.#log });
+    this.on('applied', () => ticker.rearm());
+    ticker.start();
     this.#timers.push(setInterval(() => this.#publishTelemetry(true), this.config.agent.heartbeatSec * 1000));
     this.#timers.push(setInterval(() => this.outbox.kick(), 5000));
     this.#log.info({ zone: this.config.device.zone, data: this.config.data, version: loaVersion(), target: this.#receivedVersion }, 'agent started');
