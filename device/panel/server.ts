@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import type { NetworkInterfaceInfo } from 'node:os';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
@@ -248,51 +249,72 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
 
 /** The panel listening on its LAN addresses; stop() closes every listener. */
 export class Panel {
-  readonly #o: PanelOptions & { port: number; bind: readonly string[] };
+  readonly #o: PanelOptions & { port: number; bind: readonly string[]; rescanMs?: number; interfaces?: () => NodeJS.Dict<NetworkInterfaceInfo[]> };
   #app: FastifyInstance | null = null;
   #servers: Server[] = [];
+  #hosts = new Set<string>();
+  #port: number;
+  #rescan: NodeJS.Timeout | null = null;
   /** `http://address:port/` of each listener, once started. */
   urls: string[] = [];
 
-  constructor(o: PanelOptions & { port: number; bind: readonly string[] }) {
+  constructor(o: PanelOptions & { port: number; bind: readonly string[]; rescanMs?: number; interfaces?: () => NodeJS.Dict<NetworkInterfaceInfo[]> }) {
     this.#o = o;
+    this.#port = o.port;
   }
 
   async start(): Promise<string[]> {
-    const log = this.#o.log.child({ mod: 'panel' });
     const app = await buildPanelApp(this.#o);
     await app.ready();
     this.#app = app;
+    await this.#listenNew(true);
+    // A LAN interface that comes up after the agent (Wi-Fi, a cable plugged in later) is picked up within 30 s.
+    this.#rescan = setInterval(() => void this.#listenNew(false), this.#o.rescanMs ?? 30_000);
+    this.#rescan.unref();
+    return this.urls;
+  }
+
+  async #listenNew(first: boolean): Promise<void> {
+    const log = this.#o.log.child({ mod: 'panel' });
+    const app = this.#app!;
     const handler = (req: IncomingMessage, res: ServerResponse) => app.routing(req, res);
-    const { addresses, missing } = resolveBind(this.#o.bind);
-    if (missing.length) log.warn({ missing }, 'panel: these bind entries name no address on this machine; skipped (the panel never listens on every address)');
-    let port = this.#o.port;
+    const { addresses, missing } = resolveBind(this.#o.bind, this.#o.interfaces?.());
+    if (first && missing.length) log.warn({ missing }, 'panel: these bind entries name no address on this machine yet; looking again every 30 s (the panel never listens on every address)');
     for (const host of addresses) {
+      if (this.#hosts.has(host)) continue;
       const server = createServer(handler);
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
-          server.listen(port, host, () => resolve());
+          server.listen(this.#port, host, () => resolve());
         });
       } catch (e) {
-        log.error({ host, port, err: (e as Error).message }, 'panel: cannot listen on this address; skipped');
+        if (first) log.error({ host, port: this.#port, err: (e as Error).message }, 'panel: cannot listen on this address; trying again later');
         continue;
       }
       // Port 0 (tests): every address gets the port the first one was given.
       const a = server.address();
-      if (a && typeof a === 'object') port = a.port;
+      if (a && typeof a === 'object') this.#port = a.port;
       this.#servers.push(server);
-      this.urls.push(`http://${host.includes(':') ? `[${host}]` : host}:${port}/`);
+      this.#hosts.add(host);
+      const url = `http://${host.includes(':') ? `[${host}]` : host}:${this.#port}/`;
+      this.urls.push(url);
+      if (!first) log.info({ url }, 'local panel listening on a new address');
     }
-    if (!this.#servers.length) log.error({ bind: this.#o.bind }, 'panel: listening nowhere');
-    else log.info({ urls: this.urls }, 'local panel listening');
-    return this.urls;
+    if (first) {
+      if (!this.#servers.length) log.error({ bind: this.#o.bind }, 'panel: listening nowhere yet');
+      else log.info({ urls: this.urls }, 'local panel listening');
+    }
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.#servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    if (this.#rescan) clearInterval(this.#rescan);
+    const closed = this.#servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    // A phone's keep-alive connection would hold close() open: end them all.
     for (const s of this.#servers) s.closeAllConnections();
+    await Promise.all(closed);
     this.#servers = [];
+    this.#hosts.clear();
     await this.#app?.close();
   }
 }

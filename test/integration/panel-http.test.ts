@@ -5,7 +5,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { syncFixture, type SyncFixture } from '../helpers/sync-fixture.js';
-import { startPanelAgent, type PanelAgent } from '../helpers/panel.js';
+import { PanelClient, startPanelAgent, type PanelAgent } from '../helpers/panel.js';
+import { Panel } from '../../device/panel/server.js';
+import { silentLogger } from '../../lib/log.js';
+import type { NetworkInterfaceInfo } from 'node:os';
 import { connect, endAll } from '../helpers/mqtt.js';
 import { cleanupTempDirs, sleep, tempDir, waitFor } from '../helpers/tmp.js';
 import { Signer } from '../../protocol/signing.js';
@@ -238,6 +241,23 @@ test('an emergency cannot be stopped from the panel unless the rules allow it, a
   assert.is(d.detail.emergency, e1.id);
   await waitFor(() => f.reports.records('t3a', 'emergency-ack').find((x) => (x.data as { emergency: string; status: string }).emergency === e1.id && (x.data as { status: string }).status === 'cancelled'), { what: 'the cancelled ack' });
   await sleep(10);
+});
+
+test('a LAN interface that comes up after the agent is listened on once it has an address; never every address', async () => {
+  const r = running.find((x) => x.agent.config.device.id === 't3a')!;
+  let table: Record<string, NetworkInterfaceInfo[]> = {};
+  const panel = new Panel({ agent: r.agent, log: silentLogger(), port: 0, bind: ['eth9'], rescanMs: 100, interfaces: () => table, sessionIdleMs: 60_000, sessionMaxMs: 600_000, maxUploadBytes: 1024 * 1024 });
+  try {
+    assert.equal(await panel.start(), [], 'nothing to listen on yet');
+    table = { eth9: [{ address: '127.0.0.2', family: 'IPv4', internal: false, netmask: '255.0.0.0', mac: '00:00:00:00:00:00', cidr: '127.0.0.2/8' }] };
+    const url = await waitFor(() => panel.urls[0], { what: 'the late interface listened on' });
+    assert.match(url, /^http:\/\/127\.0\.0\.2:\d+\/$/);
+    const c = new PanelClient(url);
+    assert.is((await c.login(r.password)).status, 200);
+    assert.is((await fetch(url.replace('127.0.0.2', '127.0.0.1')).catch(() => null))?.status ?? 0, 0, 'not on other addresses');
+  } finally {
+    await panel.stop();
+  }
 });
 
 test.run();
