@@ -41,6 +41,23 @@ test('device add writes a 0600 bundle that parses and whose secrets verify', asy
   reg.close();
 });
 
+test('device panel-password prints a new password once; only its hash is kept, and the old one stops verifying', async () => {
+  const r = await loa('provision', 'device', 'panel-password', 'thon-3-a', '--json');
+  assert.is(r.code, 0, r.stderr);
+  const printed = JSON.parse(r.stdout) as { panelPassword: string; targetVersion: number | null };
+  assert.is(printed.targetVersion, null, 'no target yet: the bundle password stays until the first one');
+  const reg = Registry.open(dir);
+  const hash = reg.panelHash('thon-3-a')!;
+  assert.ok(await verifySecret(printed.panelPassword, hash));
+  const bundle = DeviceBundle.parse(JSON.parse(readFileSync(join(dir, 'thon-3-a.json'), 'utf8')));
+  assert.is.not(hash, bundle.panel.passwordHash);
+  assert.is(reg.auditLog(5).some((a) => a.action === 'device.panel-password'), true);
+  reg.close();
+  const unknown = await loa('provision', 'device', 'panel-password', 'khong-co');
+  assert.is(unknown.code, 1);
+  assert.match(unknown.stderr, /LOA_E_DEVICE_NOT_FOUND/);
+});
+
 test('failures are one line with a code, exit non-zero, and leave nothing behind', async () => {
   const taken = join(dir, 'taken.json');
   writeFileSync(taken, 'keep me');
