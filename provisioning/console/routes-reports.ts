@@ -1,15 +1,16 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { LocalDate } from '../../protocol/payloads.js';
+import { LocalDate, type LogKind, type LogRecord } from '../../protocol/payloads.js';
 import { parentZone } from '../../protocol/ids.js';
 import { addDays, localToEpoch } from '../../schedules/time.js';
 import { body, httpError, need, type Ctx } from './app.js';
 import { inScope } from './access.js';
 
 // The numbers the province reports upward: what played where and when, how
-// much airtime each commune had, how long each cluster was online. Every
-// report is JSON or, with format=csv, a spreadsheet-ready CSV (UTF-8 with a
-// BOM so Excel keeps the Vietnamese).
+// much airtime each commune had, how long each cluster was online, what the
+// commune operators did on the village panels. Every report is JSON or, with
+// format=csv, a spreadsheet-ready CSV (UTF-8 with a BOM so Excel keeps the
+// Vietnamese). Days are Việt Nam's (Asia/Ho_Chi_Minh), whatever the server's zone.
 
 const csvCell = (v: unknown) => {
   const s = v === null || v === undefined ? '' : String(v);
@@ -21,6 +22,24 @@ function sendCsv(reply: FastifyReply, name: string, header: string[], rows: unkn
   return reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(text);
 }
 
+type Data<K extends LogKind> = Extract<LogRecord, { kind: K }>['data'];
+type Detail = Record<string, string | number | boolean | null>;
+
+/** The instants [from, to) of `days` local days in Việt Nam starting on `date`. */
+function localDays(date: string, days: number): { from: string; to: string } {
+  return { from: new Date(localToEpoch(date, '00:00')).toISOString(), to: new Date(localToEpoch(addDays(date, days), '00:00')).toISOString() };
+}
+
+/** What an operator record's detail says besides the columns of its own: `requested=90; volume=80; cap=80; clamped=true`. */
+function detailSummary(detail: Detail, skip: readonly string[]): string {
+  return Object.entries(detail)
+    .filter(([k, v]) => !skip.includes(k) && v !== null && v !== '')
+    .map(([k, v]) => `${k}=${v}`)
+    .join('; ');
+}
+
+const text = (v: unknown) => (v === undefined || v === null || v === '' || v === false ? null : String(v));
+
 export function reportRoutes(app: FastifyInstance, ctx: Ctx): void {
   const scoped = (zone: string | undefined, p: { zone: string | null }) => {
     const z = zone ?? p.zone;
@@ -28,37 +47,62 @@ export function reportRoutes(app: FastifyInstance, ctx: Ctx): void {
     return z ?? null;
   };
 
-  /** Play log per zone and day. */
-  app.get('/api/reports/playlog', async (req, reply) => {
-    const p = need(req, 'read');
-    const q = body(z.strictObject({ zone: z.string().optional(), date: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
-    const zone = scoped(q.zone, p);
-    const from = new Date(localToEpoch(q.date, '00:00')).toISOString();
-    const to = new Date(localToEpoch(addDays(q.date, 1), '00:00')).toISOString();
+  /** The records of one kind the devices under `zone` reported for instants in [from, to), oldest first, with each device's zone. */
+  function deviceRecords<K extends LogKind>(kind: K, zone: string | null, range: { from: string; to: string }): { device: string; zone: string; at: string; data: Data<K> }[] {
     const devices = new Map(ctx.registry.devicesIn(zone).map((d) => [d.id, d.zone]));
-    const rows = (ctx.reports.db.prepare("SELECT device, record FROM device_log WHERE kind = 'play' AND at >= ? AND at < ? ORDER BY at").all(from, to) as { device: string; record: string }[])
+    return (ctx.reports.db.prepare('SELECT device, at, record FROM device_log WHERE kind = ? AND at >= ? AND at < ? ORDER BY at, device, key').all(kind, range.from, range.to) as { device: string; at: string; record: string }[])
       .filter((r) => devices.has(r.device))
-      .map((r) => {
-        const d = (JSON.parse(r.record) as { data: Record<string, unknown> }).data;
-        return { device: r.device, zone: devices.get(r.device)!, programme: d.programme ?? null, title: d.title ?? null, level: d.level, source: d.source, start: d.start, end: d.end ?? null, outcome: d.outcome, volume: d.volume ?? null, rule: d.rule ?? null, reason: d.reason ?? null };
-      });
-    if (q.format === 'csv') return sendCsv(reply, `playlog-${q.date}`, ['device', 'zone', 'programme', 'title', 'level', 'source', 'start', 'end', 'outcome', 'volume', 'rule', 'reason'], rows.map((r) => Object.values(r)));
-    return { date: q.date, zone, rows };
-  });
+      .map((r) => ({ device: r.device, zone: devices.get(r.device)!, at: r.at, data: (JSON.parse(r.record) as { data: Data<K> }).data }));
+  }
+
+  /**
+   * A report of one kind of device record over one day in Việt Nam, within
+   * the zone: `GET /api/reports/<name>?zone=&date=&format=csv`.
+   */
+  function dailyLog<K extends LogKind, R extends object>(name: string, kind: K, row: (r: { device: string; zone: string; at: string; data: Data<K> }) => R, csv: { header: string[]; row: (r: R) => unknown[] }): void {
+    app.get(`/api/reports/${name}`, async (req, reply) => {
+      const p = need(req, 'read');
+      const q = body(z.strictObject({ zone: z.string().optional(), date: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
+      const zone = scoped(q.zone, p);
+      const rows = deviceRecords(kind, zone, localDays(q.date, 1)).map(row);
+      if (q.format === 'csv') return sendCsv(reply, `${name}-${q.date}`, csv.header, rows.map(csv.row));
+      return { date: q.date, zone, rows };
+    });
+  }
+
+  /** Play log per zone and day. */
+  dailyLog(
+    'playlog',
+    'play',
+    ({ device, zone, data: d }) => ({ device, zone, programme: d.programme ?? null, title: d.title ?? null, level: d.level, source: d.source, start: d.start, end: d.end ?? null, outcome: d.outcome, volume: d.volume ?? null, rule: d.rule ?? null, reason: d.reason ?? null }),
+    { header: ['device', 'zone', 'programme', 'title', 'level', 'source', 'start', 'end', 'outcome', 'volume', 'rule', 'reason'], row: (r) => Object.values(r) },
+  );
+
+  const OWN = ['address', 'reason', 'rule', 'emergency'] as const;
+  /**
+   * What the commune operators did on the village panels (log in, a failed
+   * login, log out, volume, stop — of an emergency with its reason —,
+   * announce, a refused announcement), per zone and day. `emergency` is the
+   * emergency a stop ended; `detail` is everything the device recorded,
+   * `summary` what of it has no column of its own (the CSV's `detail`).
+   */
+  dailyLog(
+    'operator',
+    'operator',
+    ({ device, zone, at, data: d }) => {
+      const detail: Detail = d.detail ?? {};
+      return { device, zone, at, action: d.action, emergency: text(detail.emergency), session: d.session, address: text(detail.address), rule: text(detail.rule), reason: text(detail.reason), summary: detailSummary(detail, OWN), detail };
+    },
+    { header: ['device', 'zone', 'at', 'action', 'emergency', 'session', 'address', 'rule', 'reason', 'detail'], row: (r) => [r.device, r.zone, r.at, r.action, r.emergency, r.session, r.address, r.rule, r.reason, r.summary] },
+  );
 
   /** Airtime per commune (the parent zone of each village) for the week starting on `week`. */
   app.get('/api/reports/airtime', async (req, reply) => {
     const p = need(req, 'read');
     const q = body(z.strictObject({ zone: z.string().optional(), week: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
     const zone = scoped(q.zone, p);
-    const from = new Date(localToEpoch(q.week, '00:00')).toISOString();
-    const to = new Date(localToEpoch(addDays(q.week, 7), '00:00')).toISOString();
-    const devices = new Map(ctx.registry.devicesIn(zone).map((d) => [d.id, d.zone]));
     const totals = new Map<string, { seconds: number; items: number; emergencySeconds: number }>();
-    for (const r of ctx.reports.db.prepare("SELECT device, record FROM device_log WHERE kind = 'play' AND at >= ? AND at < ?").all(from, to) as { device: string; record: string }[]) {
-      const dz = devices.get(r.device);
-      if (!dz) continue;
-      const d = (JSON.parse(r.record) as { data: { outcome: string; start: string; end?: string; level: string } }).data;
+    for (const { zone: dz, data: d } of deviceRecords('play', zone, localDays(q.week, 7))) {
       if ((d.outcome !== 'played' && d.outcome !== 'interrupted') || !d.end) continue;
       const commune = parentZone(dz) ?? dz;
       const t = totals.get(commune) ?? { seconds: 0, items: 0, emergencySeconds: 0 };
