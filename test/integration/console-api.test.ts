@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { consoleFixture, type ConsoleFixture, type Session } from '../helpers/console.js';
 import { cleanupTempDirs, tempDir, waitFor } from '../helpers/tmp.js';
 import { randomUUID } from 'node:crypto';
+import { LogBatch } from '../../protocol/payloads.js';
 
 // The console's HTTP API through fastify's inject, against a real registry,
 // broker and MQTT services: every route, the roles and zone scopes that
@@ -209,6 +210,68 @@ test('reports: play log, airtime and uptime as JSON and CSV, within the zone', a
   assert.ok(up.rows.every((r) => r.uptimePercent === 0));
   assert.is((await s.editor!.get('/api/reports/uptime?from=2026-11-26&to=2026-11-20')).statusCode, 400);
   assert.is((await s['viewer-son-tay']!.get('/api/reports/airtime?week=2026-11-23&zone=qn')).statusCode, 403);
+});
+
+test('reports: operator actions on the village panels per Việt Nam day, within the zone, as JSON and CSV; refusals and bad input', async () => {
+  // As a device's log batch arrives over MQTT: checked against the protocol, then stored by the services' own call.
+  const arrive = (device: string, records: unknown[]) => f.server.reports.storeBatch(device, LogBatch.parse({ batch: randomUUID(), records }), new Date().toISOString());
+  const op = (key: string, at: string, action: string, session: string, detail: Record<string, unknown>) => ({ key: `op:${key}`, at, kind: 'operator', data: { action, session, detail } });
+  const emergency = randomUUID();
+  const sess = 'panel:0123456789ab';
+  const addr = '192.168.1.20';
+  arrive('t3a', [
+    op('0000000001', '2026-11-26T16:59:59.000Z', 'login', sess, { address: addr }), // 23:59:59 on the 26th in Việt Nam
+    op('0000000002', '2026-11-26T17:00:00.000Z', 'login.failed', 'panel:-', { address: addr }), // 00:00 on the 27th
+    op('0000000003', '2026-11-27T01:00:00.000Z', 'login', sess, { address: addr }),
+    op('0000000004', '2026-11-27T01:01:00.000Z', 'volume', sess, { requested: 95, volume: 80, cap: 80, clamped: true, address: addr }),
+    op('0000000005', '2026-11-27T01:02:00.000Z', 'stop', sess, { id: `emergency-${emergency}`, level: 'emergency', source: 'emergency', title: 'Cảnh báo lũ', emergency, reason: 'Loa hú sai, dân hoảng; đã báo xã', address: addr }),
+    op('0000000006', '2026-11-27T01:03:00.000Z', 'announce.refused', sess, { rule: 'quiet-hours', title: 'Họp dân', address: addr }),
+    op('0000000007', '2026-11-27T01:04:00.000Z', 'announce', sess, { id: 'local-1', title: 'Lịch tiêm phòng', clip: 'a'.repeat(64), address: addr }),
+    op('0000000008', '2026-11-27T01:05:00.000Z', 'logout', sess, { address: addr }),
+    { key: 'op:0000000009', at: '2026-11-27T01:06:00.000Z', kind: 'play', data: { outcome: 'played', level: 'priority', source: 'local', title: 'Họp dân', start: '2026-11-27T01:04:00.000Z', end: '2026-11-27T01:06:00.000Z' } },
+  ]);
+  arrive('l1a', [op('0000000001', '2026-11-27T02:00:00.000Z', 'login', 'panel:abcdef012345', { address: '10.1.2.3' })]);
+
+  type Row = { device: string; zone: string; at: string; action: string; emergency: string | null; session: string; address: string | null; rule: string | null; reason: string | null; summary: string; detail: Record<string, unknown> };
+  const report = async (who: string, query: string) => (await s[who]!.get(`/api/reports/operator?${query}`)).json() as { date: string; zone: string | null; rows: Row[] };
+  const all = await report('editor', 'date=2026-11-27');
+  assert.is(all.zone, null);
+  assert.equal(all.rows.map((r) => `${r.device} ${r.at.slice(11, 16)} ${r.action}`), ['t3a 17:00 login.failed', 't3a 01:00 login', 't3a 01:01 volume', 't3a 01:02 stop', 't3a 01:03 announce.refused', 't3a 01:04 announce', 't3a 01:05 logout', 'l1a 02:00 login'], 'the Việt Nam day, oldest first, no plays');
+  const stop = all.rows.find((r) => r.action === 'stop')!;
+  assert.equal(stop, { device: 't3a', zone: 'qn/dak-ha/thon-3', at: '2026-11-27T01:02:00.000Z', action: 'stop', emergency, session: sess, address: addr, rule: null, reason: 'Loa hú sai, dân hoảng; đã báo xã', summary: `id=emergency-${emergency}; level=emergency; source=emergency; title=Cảnh báo lũ`, detail: { id: `emergency-${emergency}`, level: 'emergency', source: 'emergency', title: 'Cảnh báo lũ', emergency, reason: 'Loa hú sai, dân hoảng; đã báo xã', address: addr } });
+  const volume = all.rows.find((r) => r.action === 'volume')!;
+  assert.equal([volume.summary, volume.emergency, volume.reason], ['requested=95; volume=80; cap=80; clamped=true', null, null]);
+  assert.equal([all.rows.find((r) => r.action === 'announce.refused')!.rule, all.rows[0]!.session], ['quiet-hours', 'panel:-']);
+
+  // Scoped accounts see their subtree only; a viewer may read.
+  assert.equal((await report('editor-dak-ha', 'date=2026-11-27')).rows.map((r) => r.device), ['t3a', 't3a', 't3a', 't3a', 't3a', 't3a', 't3a']);
+  assert.equal((await report('viewer-son-tay', 'date=2026-11-27')).rows.map((r) => `${r.device} ${r.action} ${r.address}`), ['l1a login 10.1.2.3']);
+  assert.is((await report('admin', 'date=2026-11-27&zone=qn/dak-ha/thon-4')).rows.length, 0);
+  assert.is((await report('admin', 'date=2026-11-27&zone=qn/son-tay')).rows.length, 1);
+  assert.is((await report('editor', 'date=2026-11-26')).rows.map((r) => r.at).join(), '2026-11-26T16:59:59.000Z');
+  for (const zone of ['qn/dak-ha', 'qn/dak-ha/thon-3', 'qn']) {
+    const r = await s['viewer-son-tay']!.get(`/api/reports/operator?date=2026-11-27&zone=${zone}`);
+    assert.is(r.statusCode, 403, zone);
+    assert.is(code(r), 'LOA_E_FORBIDDEN');
+  }
+  assert.is((await s['editor-dak-ha']!.get('/api/reports/operator?date=2026-11-27&zone=qn/son-tay&format=csv')).statusCode, 403, 'the CSV is refused the same way');
+  assert.is((await f.server.app.inject({ method: 'GET', url: '/api/reports/operator?date=2026-11-27' })).statusCode, 401);
+  for (const q of ['', 'date=27/11/2026', 'date=2026-13-01', 'date=2026-11-27&format=xlsx', 'date=2026-11-27&device=t3a']) {
+    const r = await s.editor!.get(`/api/reports/operator?${q}`);
+    assert.is(r.statusCode, 400, q);
+    assert.is(code(r), 'LOA_E_PAYLOAD_SCHEMA', q);
+  }
+
+  // The CSV: the same rows, the reason quoted.
+  const csv = await s['editor-dak-ha']!.get('/api/reports/operator?zone=qn/dak-ha&date=2026-11-27&format=csv');
+  assert.is(csv.statusCode, 200);
+  assert.match(String(csv.headers['content-type']), /text\/csv; charset=utf-8/);
+  assert.match(String(csv.headers['content-disposition']), /attachment; filename="operator-2026-11-27.csv"/);
+  const lines = csv.body.split('\r\n');
+  assert.is(lines[0], '\ufeffdevice,zone,at,action,emergency,session,address,rule,reason,detail');
+  assert.is(lines.length, 9, 'header, seven actions, the final line break');
+  assert.ok(lines.includes(`t3a,qn/dak-ha/thon-3,2026-11-27T01:02:00.000Z,stop,${emergency},${sess},${addr},,"Loa hú sai, dân hoảng; đã báo xã",id=emergency-${emergency}; level=emergency; source=emergency; title=Cảnh báo lũ`), csv.body);
+  assert.ok(lines.includes(`t3a,qn/dak-ha/thon-3,2026-11-27T01:03:00.000Z,announce.refused,,${sess},${addr},quiet-hours,,title=Họp dân`), csv.body);
 });
 
 test('the audit log records who did what, for admins only', async () => {
