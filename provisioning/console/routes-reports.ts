@@ -13,7 +13,9 @@ import { inScope } from './access.js';
 // Vietnamese). Days are Việt Nam's (Asia/Ho_Chi_Minh), whatever the server's zone.
 
 const csvCell = (v: unknown) => {
-  const s = v === null || v === undefined ? '' : String(v);
+  let s = v === null || v === undefined ? '' : String(v);
+  // Text typed by someone (an operator's reason, a title) that a spreadsheet would run as a formula is kept as text.
+  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 

@@ -230,13 +230,13 @@ test('reports: operator actions on the village panels per Việt Nam day, within
     op('0000000008', '2026-11-27T01:05:00.000Z', 'logout', sess, { address: addr }),
     { key: 'op:0000000009', at: '2026-11-27T01:06:00.000Z', kind: 'play', data: { outcome: 'played', level: 'priority', source: 'local', title: 'Họp dân', start: '2026-11-27T01:04:00.000Z', end: '2026-11-27T01:06:00.000Z' } },
   ]);
-  arrive('l1a', [op('0000000001', '2026-11-27T02:00:00.000Z', 'login', 'panel:abcdef012345', { address: '10.1.2.3' })]);
+  arrive('l1a', [op('0000000001', '2026-11-27T02:00:00.000Z', 'login', 'panel:abcdef012345', { address: '10.1.2.3' }), op('0000000002', '2026-11-27T02:01:00.000Z', 'stop', 'panel:abcdef012345', { id: 'p1', level: 'normal', source: 'programme', title: null, reason: '=HYPERLINK("http://x","y")', address: '10.1.2.3' })]);
 
   type Row = { device: string; zone: string; at: string; action: string; emergency: string | null; session: string; address: string | null; rule: string | null; reason: string | null; summary: string; detail: Record<string, unknown> };
   const report = async (who: string, query: string) => (await s[who]!.get(`/api/reports/operator?${query}`)).json() as { date: string; zone: string | null; rows: Row[] };
   const all = await report('editor', 'date=2026-11-27');
   assert.is(all.zone, null);
-  assert.equal(all.rows.map((r) => `${r.device} ${r.at.slice(11, 16)} ${r.action}`), ['t3a 17:00 login.failed', 't3a 01:00 login', 't3a 01:01 volume', 't3a 01:02 stop', 't3a 01:03 announce.refused', 't3a 01:04 announce', 't3a 01:05 logout', 'l1a 02:00 login'], 'the Việt Nam day, oldest first, no plays');
+  assert.equal(all.rows.map((r) => `${r.device} ${r.at.slice(11, 16)} ${r.action}`), ['t3a 17:00 login.failed', 't3a 01:00 login', 't3a 01:01 volume', 't3a 01:02 stop', 't3a 01:03 announce.refused', 't3a 01:04 announce', 't3a 01:05 logout', 'l1a 02:00 login', 'l1a 02:01 stop'], 'the Việt Nam day, oldest first, no plays');
   const stop = all.rows.find((r) => r.action === 'stop')!;
   assert.equal(stop, { device: 't3a', zone: 'qn/dak-ha/thon-3', at: '2026-11-27T01:02:00.000Z', action: 'stop', emergency, session: sess, address: addr, rule: null, reason: 'Loa hú sai, dân hoảng; đã báo xã', summary: `id=emergency-${emergency}; level=emergency; source=emergency; title=Cảnh báo lũ`, detail: { id: `emergency-${emergency}`, level: 'emergency', source: 'emergency', title: 'Cảnh báo lũ', emergency, reason: 'Loa hú sai, dân hoảng; đã báo xã', address: addr } });
   const volume = all.rows.find((r) => r.action === 'volume')!;
@@ -245,9 +245,9 @@ test('reports: operator actions on the village panels per Việt Nam day, within
 
   // Scoped accounts see their subtree only; a viewer may read.
   assert.equal((await report('editor-dak-ha', 'date=2026-11-27')).rows.map((r) => r.device), ['t3a', 't3a', 't3a', 't3a', 't3a', 't3a', 't3a']);
-  assert.equal((await report('viewer-son-tay', 'date=2026-11-27')).rows.map((r) => `${r.device} ${r.action} ${r.address}`), ['l1a login 10.1.2.3']);
+  assert.equal((await report('viewer-son-tay', 'date=2026-11-27')).rows.map((r) => `${r.device} ${r.action} ${r.address}`), ['l1a login 10.1.2.3', 'l1a stop 10.1.2.3']);
   assert.is((await report('admin', 'date=2026-11-27&zone=qn/dak-ha/thon-4')).rows.length, 0);
-  assert.is((await report('admin', 'date=2026-11-27&zone=qn/son-tay')).rows.length, 1);
+  assert.is((await report('admin', 'date=2026-11-27&zone=qn/son-tay')).rows.length, 2);
   assert.is((await report('editor', 'date=2026-11-26')).rows.map((r) => r.at).join(), '2026-11-26T16:59:59.000Z');
   for (const zone of ['qn/dak-ha', 'qn/dak-ha/thon-3', 'qn']) {
     const r = await s['viewer-son-tay']!.get(`/api/reports/operator?date=2026-11-27&zone=${zone}`);
@@ -272,6 +272,9 @@ test('reports: operator actions on the village panels per Việt Nam day, within
   assert.is(lines.length, 9, 'header, seven actions, the final line break');
   assert.ok(lines.includes(`t3a,qn/dak-ha/thon-3,2026-11-27T01:02:00.000Z,stop,${emergency},${sess},${addr},,"Loa hú sai, dân hoảng; đã báo xã",id=emergency-${emergency}; level=emergency; source=emergency; title=Cảnh báo lũ`), csv.body);
   assert.ok(lines.includes(`t3a,qn/dak-ha/thon-3,2026-11-27T01:03:00.000Z,announce.refused,,${sess},${addr},quiet-hours,,title=Họp dân`), csv.body);
+  // A reason typed on a panel that a spreadsheet would run as a formula stays text.
+  const son = (await s['viewer-son-tay']!.get('/api/reports/operator?date=2026-11-27&format=csv')).body.split('\r\n');
+  assert.is(son[2], `l1a,qn/son-tay/lang-1,2026-11-27T02:01:00.000Z,stop,,panel:abcdef012345,10.1.2.3,,"'=HYPERLINK(""http://x"",""y"")",id=p1; level=normal; source=programme`);
 });
 
 test('the audit log records who did what, for admins only', async () => {
