@@ -5,10 +5,11 @@ import type { Browser, Page } from 'playwright-core';
 import { consoleFixture, type ConsoleFixture } from '../helpers/console.js';
 import { goTo, launchBrowser, loginAs, openConsole, startAgents, type ConsolePage } from '../helpers/browser.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
+import { LogBatch } from '../../protocol/payloads.js';
 
 // What each account sees: a viewer of another commune never sees Thôn 3's
 // devices, not even through the live stream; viewers get no editing forms;
-// reports with their CSV files; the audit log for admins; the page on a
+// reports with their CSV files, the village operators' actions among them; the audit log for admins; the page on a
 // phone (one column, thumb-sized targets) and by keyboard alone.
 
 let f: ConsoleFixture;
@@ -63,7 +64,7 @@ test('a viewer of Sơn Tây sees only its own device, not Thôn 3\u2019s, even w
   await admin.context.close();
 });
 
-test('reports: play log, airtime and uptime in the page, and the same as CSV files', async () => {
+test('reports: play log, operator actions on the village panels, airtime and uptime in the page, and the same as CSV files', async () => {
   const at = '2026-11-26T23:30:00.000Z'; // 06:30 on 27 November in Việt Nam
   f.server.reports.storeBatch('t3a', { batch: randomUUID(), records: [{ key: 'k1:0000000001', at, kind: 'play', data: { outcome: 'played', level: 'normal', source: 'programme', programme: 'ban-tin-sang', title: 'Bản tin sáng', start: at, end: '2026-11-26T23:40:00.000Z', volume: 60 } }, { key: 'k1:0000000002', at, kind: 'play', data: { outcome: 'refused', level: 'normal', source: 'programme', programme: 'toi', title: 'Tin tối', start: at, rule: 'quiet-hours', reason: 'outside the allowed hours' } }] }, at);
   const { page, problems, context } = await loginAs(browser, f, 'editor-dak-ha');
@@ -87,6 +88,37 @@ test('reports: play log, airtime and uptime in the page, and the same as CSV fil
   const text = Buffer.from(csv[2]).toString('utf8');
   assert.ok(text.startsWith('\ufeffdevice,zone,programme'), 'UTF-8 with a BOM, for Excel');
   assert.match(text, /Bản tin sáng/);
+
+  // What Thôn 3's operator did on the panel that morning (and Sơn Tây's, which this commune editor must not see), as the devices' log batches deliver it.
+  const sess = 'panel:0123456789ab';
+  const op = (key: string, at: string, action: string, detail: Record<string, unknown>, session = sess) => ({ key: `op:${key}`, at, kind: 'operator', data: { action, session, detail: { ...detail, address: '192.168.1.20' } } });
+  f.server.reports.storeBatch('t3a', LogBatch.parse({ batch: randomUUID(), records: [
+    op('0000000001', '2026-11-27T01:00:00.000Z', 'login', {}),
+    op('0000000002', '2026-11-27T01:01:00.000Z', 'volume', { requested: 95, volume: 80, cap: 80, clamped: true }),
+    op('0000000003', '2026-11-27T01:02:00.000Z', 'stop', { id: 'em-1', level: 'emergency', source: 'emergency', title: 'Cảnh báo lũ', emergency: randomUUID(), reason: 'Loa hú sai, dân hoảng' }),
+    op('0000000004', '2026-11-27T01:03:00.000Z', 'announce.refused', { rule: 'quiet-hours', title: 'Họp dân' }),
+    op('0000000005', '2026-11-27T01:04:00.000Z', 'login.failed', {}, 'panel:-'),
+  ] }), at);
+  f.server.reports.storeBatch('l1a', LogBatch.parse({ batch: randomUUID(), records: [op('0000000001', '2026-11-27T01:30:00.000Z', 'login', {}, 'panel:abcdef012345')] }), at);
+  const opr = page.getByTestId('report-operator');
+  assert.is(await opr.getByRole('heading').textContent(), 'Thao tác của người vận hành tại thôn');
+  await opr.getByLabel('Ngày').fill('2026-11-27');
+  await opr.getByRole('button', { name: 'Xem' }).click();
+  const opRows = opr.getByTestId('operator-result').locator('tbody tr');
+  await opRows.first().waitFor();
+  assert.equal((await opRows.allInnerTexts()).map((s) => s.replace(/\s+/g, ' ').trim()), [
+    '08:00:00 t3a đăng nhập — — panel:0123456789ab · 192.168.1.20',
+    '08:01:00 t3a đổi âm lượng 80% (yêu cầu 95%, giới hạn 80%) — panel:0123456789ab · 192.168.1.20',
+    '08:02:00 t3a dừng phát khẩn cấp Cảnh báo lũ Loa hú sai, dân hoảng panel:0123456789ab · 192.168.1.20',
+    '08:03:00 t3a thông báo bị từ chối Họp dân ngoài khung giờ được phát panel:0123456789ab · 192.168.1.20',
+    '08:04:00 t3a đăng nhập sai — — panel:- · 192.168.1.20',
+  ]);
+  const opCsvHref = (await opr.getByTestId('operator-csv').getAttribute('href'))!;
+  assert.is(opCsvHref, '/api/reports/operator?zone=qn%2Fdak-ha&date=2026-11-27&format=csv');
+  const opCsv = (await page.evaluate(`fetch(${JSON.stringify(opCsvHref)}).then((r) => r.text())`)) as string;
+  assert.ok(opCsv.startsWith('device,zone,at,action,emergency,session,address,rule,reason,detail\r\n'), opCsv); // text() has read the BOM away
+  assert.match(opCsv, /,stop,[0-9a-f-]{36},panel:0123456789ab,192\.168\.1\.20,,"Loa hú sai, dân hoảng",/);
+  assert.not.match(opCsv, /l1a/, 'Sơn Tây is not in Đắk Hà\u2019s file');
 
   const air = page.getByTestId('report-airtime');
   await air.getByLabel('Tuần có ngày').fill('2026-11-27');

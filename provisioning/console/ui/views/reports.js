@@ -1,10 +1,29 @@
 import { h, fill, field, errorBox } from '/ui/common/dom.js';
 import * as api from '/ui/common/api.js';
-import { t, fmt, today, addDays, mondayOf, errorText } from '/ui/common/i18n.js';
+import { t, hasKey, fmt, today, addDays, mondayOf, errorText } from '/ui/common/i18n.js';
 
 // Reports the province sends upward: the play log of a zone for a day,
-// airtime per commune for a week, uptime per device; each as a table here
-// and as a CSV file (UTF-8 with BOM, opens in Excel with the diacritics).
+// what the commune operators did on the village panels that day, airtime per
+// commune for a week, uptime per device; each as a table here and as a CSV
+// file (UTF-8 with BOM, opens in Excel with the diacritics).
+
+/** An operator action in words: a stop that ended an emergency is told apart; an action this page does not know is shown as the device sent it. */
+const operatorAction = (r) => {
+  const key = r.action === 'stop' && r.emergency ? 'operator.stop.emergency' : `operator.${r.action}`;
+  return hasKey(key) ? t(key) : r.action;
+};
+
+/** What the action was about: the volume set (and what was asked when the cap clamped it), the title stopped or announced. */
+function operatorDetail(r) {
+  const d = r.detail ?? {};
+  if (r.action === 'volume' && typeof d.volume === 'number') return d.clamped ? t('operator.volumeClamped', { volume: d.volume, requested: d.requested, cap: d.cap }) : `${d.volume}%`;
+  if (typeof d.title === 'string' && d.title) return d.title;
+  if (r.action === 'stop' && hasKey(`source.${d.source}`)) return t(`source.${d.source}`);
+  return r.summary || '—';
+}
+
+/** Why: the operator's own reason, or the rule that refused an announcement. */
+const operatorReason = (r) => r.reason ?? (r.rule ? (hasKey(`rule.${r.rule}`) ? t(`rule.${r.rule}`) : r.rule) : '—');
 
 export function render(ctx) {
   const zoneSelect = (testid) => {
@@ -51,6 +70,8 @@ export function render(ctx) {
 
   const plZone = zoneSelect('playlog-zone');
   const plDate = h('input', { type: 'date', value: today(), required: true, 'data-testid': 'playlog-date' });
+  const opZone = zoneSelect('operator-zone');
+  const opDate = h('input', { type: 'date', value: today(), required: true, 'data-testid': 'operator-date' });
   const atZone = zoneSelect('airtime-zone');
   const atWeek = h('input', { type: 'date', value: mondayOf(today()), required: true, 'data-testid': 'airtime-week' });
   const upZone = zoneSelect('uptime-zone');
@@ -69,6 +90,15 @@ export function render(ctx) {
       query: () => ({ zone: plZone.value, date: plDate.value }),
       columns: ['reports.col.time', 'reports.col.device', 'reports.col.title', 'reports.col.level', 'reports.col.outcome', 'reports.col.volume', 'reports.col.reason'],
       row: (r) => [r.end ? `${fmt.time(r.start)}–${fmt.time(r.end)}` : fmt.time(r.start), r.device, r.title ?? r.programme ?? t(`source.${r.source}`), t(`level.${r.level}`), t(`outcome.${r.outcome}`), r.volume === null ? '—' : `${r.volume}%`, r.rule ? `${t(`rule.${r.rule}`)}${r.reason ? ` — ${r.reason}` : ''}` : '—'],
+    }),
+    report({
+      id: 'operator',
+      title: 'reports.operator',
+      intro: 'reports.operatorIntro',
+      fields: [field(t('reports.zone'), opZone), field(t('reports.date'), opDate)],
+      query: () => ({ zone: opZone.value, date: opDate.value }),
+      columns: ['reports.col.time', 'reports.col.device', 'reports.col.action', 'reports.col.detail', 'reports.col.reason', 'reports.col.session'],
+      row: (r) => [fmt.seconds(r.at), r.device, operatorAction(r), operatorDetail(r), operatorReason(r), r.address ? `${r.session} · ${r.address}` : r.session],
     }),
     report({
       id: 'airtime',
