@@ -9,6 +9,8 @@
 // audio starting after that. Every round starts four fresh agents on the
 // same data directories (the asset is synced once, before round 1), each
 // after its own random delay of up to 1 s, as villages do not boot together.
+// Each round also reports the machine's other load while it ran: busy time
+// apart from this process and the agents' trees, in % of all cores.
 //
 //   npx tsc -p tsconfig.json && node dist/scripts/bench/start-skew.js [--rounds 10] [--lead 5000] [--sink wav|null|alsa] [--chime] [--aligned] [--json]
 import { openSync, readFileSync } from 'node:fs';
@@ -28,7 +30,7 @@ import { localMinutes } from '../../schedules/time.js';
 import { syncFixture } from '../../test/helpers/sync-fixture.js';
 import { alsaHome } from '../../test/helpers/audio.js';
 import { cleanupTempDirs, tempDir } from '../../test/helpers/tmp.js';
-import { forkWorker, machine, monoMs, opusFile, parentChannel, sleep, summary, until } from './playback-helpers.js';
+import { forkWorker, machine, machineJiffies, monoMs, opusFile, parentChannel, sleep, summary, until } from './playback-helpers.js';
 
 type SinkKind = 'wav' | 'null' | 'alsa';
 type ToWorker =
@@ -122,6 +124,13 @@ async function worker(): Promise<void> {
 
 // ───────────────────────── bench process ─────────────────────────
 
+/** utime + stime of a process and of its reaped children (ffmpeg), in clock ticks. */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+}
+
 const hhmm = (t: number) => {
   const m = localMinutes(t);
   return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
@@ -152,7 +161,8 @@ async function main(): Promise<void> {
     if (err && err.t === 'error') throw new Error(err.message);
     return got as T[];
   };
-  const rounds: { round: number; due: number; starts: Started[] }[] = [];
+  const rounds: { round: number; due: number; starts: Started[]; otherLoadPct: number }[] = [];
+  const ticks = () => cpuTicks(process.pid) + workers.reduce((a, w) => a + cpuTicks(w.child.pid!), 0);
   try {
     await all((m) => m.t === 'up');
     say('syncing the asset to the four agents…');
@@ -168,16 +178,21 @@ async function main(): Promise<void> {
       const versions = DEVICES.map((d) =>
         f.setTarget(d, { assets: [asset.sha256], programmes: [{ id: programme, title: 'Bản tin', level: 'normal', playlist: [asset.sha256], recurrence: { kind: 'daily', time: hhmm(due) }, resumable: false, zones: ['qn'], ...(opt.chime ? { chime: true } : {}) }], rules }),
       );
+      const j0 = machineJiffies();
+      const c0 = ticks();
       // Villages do not boot together: each agent starts at its own moment, so its timers have their own phase (--aligned: all at once).
       workers.forEach((w, i) => w.send({ t: 'round', round: r, offsetMs, version: versions[i]!, programme, startDelayMs: opt.aligned ? 0 : Math.floor(Math.random() * 1000) }));
       const ready = await all<Extract<FromWorker, { t: 'ready' }>>((m) => m.t === 'ready' && m.round === r);
       const spare = due - Math.max(...ready.map((x) => x.agentNow));
       if (spare < 500) throw new Error(`round ${r}: agents were ready only ${spare} ms before the minute; raise --lead`);
       const starts = await all<Extract<FromWorker, { t: 'started' }>>((m) => m.t === 'started' && m.round === r, LEAD + 30_000);
+      const j1 = machineJiffies();
+      const c1 = ticks();
       await all((m) => m.t === 'stopped' && m.round === r);
-      rounds.push({ round: r, due, starts });
+      const otherLoadPct = Math.round(((j1.busy - j0.busy - (c1 - c0)) / (j1.total - j0.total)) * 1000) / 10;
+      rounds.push({ round: r, due, starts, otherLoadPct });
       const at = starts.map((s) => s.atMs);
-      say(`round ${r + 1}: skew ${(Math.max(...at) - Math.min(...at)).toFixed(1)} ms, late ${at.map((a) => (a - due).toFixed(0)).join(' / ')} ms (ready ${spare} ms before the minute)`);
+      say(`round ${r + 1}: skew ${(Math.max(...at) - Math.min(...at)).toFixed(1)} ms, late ${at.map((a) => (a - due).toFixed(0)).join(' / ')} ms (ready ${spare} ms before the minute, other load ${otherLoadPct} %)`);
     }
   } finally {
     for (const w of workers) w.send({ t: 'stop' });
@@ -201,11 +216,12 @@ async function main(): Promise<void> {
     skew: summary(skew),
     skewByEventTime: summary(skewMono),
     dispatchSkew: summary(dispatchSkew),
+    otherLoadPct: summary(rounds.map((r) => r.otherLoadPct)),
     late: summary(each.map((s) => s.atMs - s.due)),
     dueToDispatch: summary(each.map((s) => s.dispatchAt - s.due)),
     dispatchToSinkPlay: summary(each.map((s) => s.playAt - s.dispatchAt)),
     sinkPlayToStarted: summary(each.map((s) => s.atMs - s.playAt)),
-    perRound: rounds.map((r, i) => ({ round: r.round, skewMs: +skew[i]!.toFixed(1), lateMs: r.starts.map((s) => +(s.atMs - r.due).toFixed(1)) })),
+    perRound: rounds.map((r, i) => ({ round: r.round, skewMs: +skew[i]!.toFixed(1), otherLoadPct: r.otherLoadPct, lateMs: r.starts.map((s) => +(s.atMs - r.due).toFixed(1)) })),
   };
   if (opt.json) return void console.log(JSON.stringify(out, null, 2));
   console.log(`start-skew: 4 agents (own processes, ${kind} sinks${opt.chime ? ', programme with chime' : ''}), ${rounds.length} rounds, ${out.seconds} s, on ${m0.cores}× ${m0.cpu}, ${m0.node}, load ${m0.loadavg.join(' ')}`);
@@ -218,6 +234,7 @@ async function main(): Promise<void> {
   row('  the minute → arbiter request (tick)', out.dueToDispatch);
   row('  arbiter request → sink.play()', out.dispatchToSinkPlay);
   row('  sink.play() → first sample', out.sinkPlayToStarted);
+  row('other load during each round, % of all cores', out.otherLoadPct);
   console.log(`  target skew ≤ 20 ms: ${out.skew.max <= 20 ? 'met in every round' : `met in ${skew.filter((s) => s <= 20).length} of ${skew.length} rounds`}`);
 }
 
