@@ -30,8 +30,8 @@ import { classify, formatDuration, truncation, unprobeable, type Refusal, type S
 // 48 kHz, ~32 kbit/s, in Ogg (docs: DESIGN.md "Audio").
 //
 //   probe     ffprobe: streams, format, declared duration; refuse early
-//   measure   pass 1: decode, downmix, loudnorm print_format=json
-//             (linear with a neutral gain: it only meters)            0 – 0.5
+//   measure   pass 1: decode, downmix to 48 kHz, ebur128 (EBU R128
+//             meter with true peak; see measureFilters)               0 – 0.5
 //   calibrate only when loudnorm could not stay linear: gain + limiter
 //             (+ range control) measured by ebur128, ≤ 3 times        0.5 – 0.6
 //   encode    pass 2: loudnorm linear=true with the measured values,
@@ -84,7 +84,7 @@ export interface IngestResult {
   /** Length of the encoded audio, decoded. */
   durationMs: number;
   loudness: {
-    /** Pass 1 (loudnorm) on the mono downmix of the input. */
+    /** Pass 1 (ebur128) on the mono downmix of the input. */
     input: { I: number; TP: number; LRA: number };
     /** ebur128 on the decoded asset: what devices will play. TP is above the target by Opus' overshoot. */
     output: { I: number; TP: number; LRA: number };
@@ -197,7 +197,7 @@ export async function ingest(inputFile: string, opts: IngestOptions): Promise<In
   let decodedUs: number | null = null;
   try {
     // --- pass 1: measure --------------------------------------------------
-    const measured = await timed('measure', pass(['-af', measureFilters(target).join(','), '-f', 'null', '-'], {
+    const measured = await timed('measure', pass(['-af', measureFilters().join(','), '-f', 'null', '-'], {
       totalUs,
       onFraction: progress.span(0, 0.5),
       limitUs: maxMs * 1000,
@@ -210,7 +210,7 @@ export async function ingest(inputFile: string, opts: IngestOptions): Promise<In
     const cut = truncation(src, decodedMs, measured.errors);
     if (cut) throw fail(cut.refused, cut.message);
     if (decodedMs < MIN_DURATION_MS) throw fail('too-short', `the recording is only ${formatDuration(decodedMs)} long; loudness needs at least ${formatDuration(MIN_DURATION_MS)}`);
-    const input = parseLoudnorm(measured.log);
+    const input = parseEbur128(measured.log);
     if (!input) throw fail('damaged', `ffmpeg decoded ${formatDuration(decodedMs)} but reported no loudness: ${measured.errors[0] ?? 'no reason given'}`);
     if (!(input.I >= SILENT_BELOW_LUFS)) {
       const level = Number.isFinite(input.I) ? `${input.I.toFixed(1)} LUFS` : 'no sound at all';
