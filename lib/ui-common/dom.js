@@ -118,3 +118,25 @@ export function confirmDialog({ title, body, confirmLabel, cancelLabel, classNam
     (typed ?? cancel).focus();
   });
 }
+
+/**
+ * The button that switches the page between Vietnamese and English;
+ * `i18n` is the page's i18n module, `redraw` runs after the switch.
+ */
+export function langSwitch(i18n, redraw) {
+  const other = i18n.currentLang() === 'vi' ? 'en' : 'vi';
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: 'lang',
+      lang: other,
+      'data-testid': 'lang-switch',
+      onclick: async () => {
+        await i18n.setLang(other);
+        redraw();
+      },
+    },
+    i18n.t('lang.switch'),
+  );
+}

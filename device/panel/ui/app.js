@@ -1,6 +1,7 @@
-import { h, fill } from '/ui/common/dom.js';
+import { h, fill, langSwitch } from '/ui/common/dom.js';
 import * as api from '/ui/common/api.js';
-import { initI18n, setLang, storedLang, currentLang, t } from '/ui/common/i18n.js';
+import * as i18n from '/ui/common/i18n.js';
+import { initI18n, setLang, storedLang, t } from '/ui/common/i18n.js';
 import vi from './lang/vi.js';
 import { loginView } from './login.js';
 import { mainView } from './main.js';
@@ -14,23 +15,7 @@ import { mainView } from './main.js';
 const root = document.getElementById('app');
 const state = { me: null, view: null };
 
-function langButton() {
-  const other = currentLang() === 'vi' ? 'en' : 'vi';
-  return h(
-    'button',
-    {
-      type: 'button',
-      class: 'lang',
-      lang: other,
-      'data-testid': 'lang-switch',
-      onclick: async () => {
-        await setLang(other);
-        show();
-      },
-    },
-    t('lang.switch'),
-  );
-}
+const langButton = () => langSwitch(i18n, () => show());
 
 function show(notice) {
   state.view?.stop?.();
