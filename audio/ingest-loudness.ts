@@ -131,21 +131,22 @@ export function downmix(rate: number): string {
 }
 
 /**
- * The filters that measure (pass 1): ffmpeg's EBU R128 meter, ebur128, on
- * the mono downmix at 48 kHz (the asset's rate), with its true peak (it
- * oversamples 4× for that itself). It reads what loudnorm's first pass reads
- * (integrated loudness, its relative gate, loudness range, true peak: the
- * same BS.1770 meter) and agreed with loudnorm on every test fixture and the
- * bench's programme to within its 0.1 print precision for I, TP and the gate;
- * LRA, which only chooses the route, within 0.2 LU on long programmes (on a
- * 5 s sentence 0.9 against 0.3: both are "no range"). But loudnorm meters at
- * 192 kHz, all of its input resampled 4× before anything else: 4.8 s of CPU
- * for 10 minutes, where ebur128 at 48 kHz takes 2.0 s (decoding included).
- * loudnorm still applies the normalisation (pass 2), with these values.
+ * The meter of every measuring pass (pass 1, calibration, verification):
+ * ffmpeg's EBU R128 meter, ebur128, on mono at 48 kHz (the asset's rate),
+ * with its true peak (it oversamples 4× for that itself). It reads what
+ * loudnorm's first pass reads (integrated loudness, its relative gate,
+ * loudness range, true peak: the same BS.1770 meter) and agreed with
+ * loudnorm on every test fixture and the bench's programme to within its 0.1
+ * print precision for I, TP and the gate; LRA, which only chooses the route,
+ * within 0.2 LU on long programmes (on a 5 s sentence 0.9 against 0.3: both
+ * are "no range"). But loudnorm meters at 192 kHz, all of its input
+ * resampled 4× before anything else: 4.8 s of CPU for 10 minutes, where
+ * ebur128 at 48 kHz takes 2.0 s (decoding included). loudnorm still applies
+ * the normalisation (pass 2), with these values. framelog=verbose: at the
+ * default level ebur128 logs a line every 100 ms (1 MB for 10 minutes),
+ * which Node would read only to drop; the summary is printed all the same.
  */
-export function measureFilters(): string[] {
-  return [downmix(48_000), 'ebur128=peak=true'];
-}
+export const METER = 'ebur128=peak=true:framelog=verbose';
 
 /**
  * The loudnorm filter of the encoding pass: linear, with the values measured
