@@ -54,12 +54,19 @@ export const DEFAULT_MAX_DURATION_MS = 3 * 3_600_000;
 /** A decoded asset further than this from the target (LU) is encoded again with the codec's loss made up. */
 export const CODEC_TOLERANCE_LU = 0.5;
 /**
- * The asset encoding: Opus tuned for speech, at complexity 10 (libopus' default:
- * an asset is encoded once and played thousands of times). Constrained VBR
- * keeps a file near 32 kbit/s whatever it holds (a steady tone took 42 kbit/s
- * unconstrained), so its size, and the devices' disk budget, are predictable.
+ * The asset encoding: Opus tuned for speech, at complexity 5. libopus'
+ * default, 10, took 9.2 s of CPU for 10 minutes of speech, complexity 5 took
+ * 5.2 s, and libopus is pass 2's slowest stage, where the ingest spends most
+ * of its time. What it costs, measured on the bench's programme (shaped as
+ * pass 2 shapes it, decoded again): 0.4 dB more log-spectral distance from
+ * the source under 4 kHz (4.37 → 4.75 dB), segmental SNR 7.42 → 7.31 dB, the
+ * file 2.3% smaller, loudness within 0.1 LU (docs/benchmarks.md, "ingest").
+ * Complexity 8 gave the same decoded samples as 10; 6 sat between (7.0 s).
+ * Constrained VBR keeps a file near 32 kbit/s whatever it holds (a steady
+ * tone took 42 kbit/s unconstrained), so its size, and the devices' disk
+ * budget, are predictable.
  */
-export const ASSET_ENCODING = ['-c:a', 'libopus', '-b:a', '32k', '-vbr', 'constrained', '-application', 'voip', '-compression_level', '10'] as const;
+export const ASSET_ENCODING = ['-c:a', 'libopus', '-b:a', '32k', '-vbr', 'constrained', '-application', 'voip', '-compression_level', '5'] as const;
 
 export interface IngestOptions {
   /** Where the result is written, under a temporary name; it must exist. */
