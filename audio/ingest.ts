@@ -54,19 +54,20 @@ export const DEFAULT_MAX_DURATION_MS = 3 * 3_600_000;
 /** A decoded asset further than this from the target (LU) is encoded again with the codec's loss made up. */
 export const CODEC_TOLERANCE_LU = 0.5;
 /**
- * The asset encoding: Opus tuned for speech, at complexity 5. libopus'
- * default, 10, took 9.2 s of CPU for 10 minutes of speech, complexity 5 took
- * 5.2 s, and libopus is pass 2's slowest stage, where the ingest spends most
- * of its time. What it costs, measured on the bench's programme (shaped as
- * pass 2 shapes it, decoded again): 0.4 dB more log-spectral distance from
- * the source under 4 kHz (4.37 → 4.75 dB), segmental SNR 7.42 → 7.31 dB, the
- * file 2.3% smaller, loudness within 0.1 LU (docs/benchmarks.md, "ingest").
- * Complexity 8 gave the same decoded samples as 10; 6 sat between (7.0 s).
+ * The asset encoding: Opus tuned for speech, at complexity 6. libopus'
+ * default, 10, took 9.2 s of CPU for 10 minutes of speech, 6 took 6.4–7.0 s,
+ * and libopus is pass 2's slowest stage, where the ingest spends most of its
+ * time. What it costs, measured on the bench's programme (shaped as pass 2
+ * shapes it, decoded again, against what went in): log-spectral distance
+ * under 4 kHz 4.37 → 4.50 dB, segmental SNR 7.42 → 7.37 dB, the file 1%
+ * smaller, the same loudness (docs/benchmarks.md, "ingest"). Complexity 8
+ * gave the same decoded samples as 10 in the same time; 5 takes 5.2 s for
+ * 4.75 dB and 7.31 dB, the next step if the ingest must be faster.
  * Constrained VBR keeps a file near 32 kbit/s whatever it holds (a steady
  * tone took 42 kbit/s unconstrained), so its size, and the devices' disk
  * budget, are predictable.
  */
-export const ASSET_ENCODING = ['-c:a', 'libopus', '-b:a', '32k', '-vbr', 'constrained', '-application', 'voip', '-compression_level', '5'] as const;
+export const ASSET_ENCODING = ['-c:a', 'libopus', '-b:a', '32k', '-vbr', 'constrained', '-application', 'voip', '-compression_level', '6'] as const;
 
 export interface IngestOptions {
   /** Where the result is written, under a temporary name; it must exist. */

@@ -147,7 +147,8 @@ async function main(): Promise<void> {
         'pass 1 before: loudnorm, linear with a neutral gain, at 192 kHz': floor(['-i', prog.file, '-af', `aresample=192000:ochl=mono:osf=flt,${ln.replace(':print', ':measured_I=-16:measured_TP=-1.5:measured_LRA=1:measured_thresh=-26:linear=true:print')}`, '-f', 'null', '-']),
         'pass 1 as loudnorm runs it by default (dynamic mode, 192 kHz)': floor(['-i', prog.file, '-af', `aresample=192000:ochl=mono:osf=flt,${ln}`, '-f', 'null', '-']),
         'libopus alone on the PCM, complexity 10 (before)': opus(10),
-        'libopus alone on the PCM, complexity 5 (as built)': opus(5),
+        'libopus alone on the PCM, complexity 6 (as built)': opus(6),
+        'libopus alone on the PCM, complexity 5': opus(5),
       };
       for (const [k, f] of Object.entries(floors)) log(`  ${f.sec.toFixed(2).padStart(6)} s  ${(prog.seconds / f.sec).toFixed(0).padStart(4)}×  ${k}  (other load ${f.otherCores.toFixed(2)})`);
     }
