@@ -30,10 +30,10 @@ import { classify, formatDuration, truncation, unprobeable, type Refusal, type S
 // 48 kHz, ~32 kbit/s, in Ogg (docs: DESIGN.md "Audio").
 //
 //   probe     ffprobe: streams, format, declared duration; refuse early
-//   measure   pass 1: decode, downmix to 48 kHz, ebur128 (EBU R128
-//             meter with true peak; see METER)                       0 – 0.5
+//   measure   pass 1: decode, downmix to 48 kHz | ebur128 (EBU R128
+//             meter with true peak; see METER), two processes        0 – 0.5
 //   calibrate only when loudnorm could not stay linear: gain + limiter
-//             (+ range control) measured by ebur128, ≤ 3 times        0.5 – 0.6
+//             (+ range control) | ebur128, ≤ 3 times                 0.5 – 0.6
 //   encode    pass 2: loudnorm linear=true with the measured values,
 //             libopus → a temporary .ogg in outDir; beside it, verify:
 //             ebur128 on the decoded result (output loudness, length) → 0.95
