@@ -222,7 +222,7 @@ export const demo = command({
     for (const ag of agents) {
       const p = await startPanel(ag, ag.demoConfig, log);
       if (p) panels.push(p);
-      inv.io.err(`    ${ag.config.device.id.padEnd(12)} ${p?.urls[0] ?? '—'}   mật khẩu (password) ${creds.devices[ag.config.device.id]!.panelPassword}`);
+      inv.io.err(`    ${ag.config.device.id.padEnd(16)} ${p?.urls[0] ?? '—'}   mật khẩu (password) ${creds.devices[ag.config.device.id]!.panelPassword}`);
     }
     inv.io.err('Nhấn Ctrl-C để dừng (press Ctrl-C to stop).\n');
     if (inv.values.emergency) void fireExercise();
