@@ -60,7 +60,7 @@ export async function syncFixture(opts: { log?: Logger; beacons?: boolean } = {}
         ...b,
         broker: { ...b.broker, urls: [o.url ?? broker.url] },
         data: o.data ?? join(tempDir('loa-dev-'), id),
-        agent: { audio: { output: 'null' }, relay: { driver: 'noop' }, heartbeatSec: 5, responseTimeoutMs: 1500, retryMs: 300, logAckTimeoutMs: 2000, backoff: { minMs: 100, maxMs: 1000 }, keepaliveSec: 10, ...(o.agent ?? {}) },
+        agent: { audio: { output: 'null' }, relay: { driver: 'noop' }, panel: { port: 0, bind: ['127.0.0.1'] }, heartbeatSec: 5, responseTimeoutMs: 1500, retryMs: 300, logAckTimeoutMs: 2000, backoff: { minMs: 100, maxMs: 1000 }, keepaliveSec: 10, ...(o.agent ?? {}) },
       });
     },
     agent: (id, o = {}) => {

@@ -40,7 +40,7 @@ test('provision → broker → console services → library → target → agent
   await ok('provision', 'zone', 'add', 'qn/dak-ha/thon-3', '--name', 'Thôn 3');
   const consolePw = /password \(shown once\): (\S+)/.exec(await ok('provision', 'user', 'add', 'console', '--role', 'console'))![1]!;
   const bundleFile = join(dir, 'thon-3.json');
-  await ok('provision', 'device', 'add', '--zone', 'qn/dak-ha/thon-3', '--id', 'thon-3-a', '--out', bundleFile);
+  const panelPassword = /local panel password \(shown once\): (\S+)/.exec(await ok('provision', 'device', 'add', '--zone', 'qn/dak-ha/thon-3', '--id', 'thon-3-a', '--out', bundleFile))![1]!;
 
   broker = await spawnBroker(['--data', data]);
   const pwFile = join(dir, 'console.pw');
@@ -80,9 +80,16 @@ test('provision → broker → console services → library → target → agent
   await subscribe(watcher, [topics.state('thon-3-a')]);
 
   const agentData = join(dir, 'agent');
-  const agent = spawn(process.execPath, [LOA_BIN, 'device', '--config', bundleFile, '--data', agentData, '--broker', broker.url], { env: { ...process.env, LOA_LOG_LEVEL: 'info', LOA_DEVICE_AUDIO_OUTPUT: 'null' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const agent = spawn(process.execPath, [LOA_BIN, 'device', '--config', bundleFile, '--data', agentData, '--broker', broker.url, '--panel-port', '0', '--panel-bind', '127.0.0.1'], { env: { ...process.env, LOA_LOG_LEVEL: 'info', LOA_DEVICE_AUDIO_OUTPUT: 'null' }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(agent);
+  let agentOut = '';
+  agent.stdout!.on('data', (d) => (agentOut += d));
+  agent.stderr!.on('data', (d) => (agentOut += d));
   await waitFor(() => states.some((s) => s.appliedVersion === 1), { timeoutMs: 20_000, what: 'the agent reports target 1 applied' });
+  // Its local panel listens where it was told, and lets the operator in with the printed password.
+  const panelUrl = await waitFor(() => /"urls":\["(http:\/\/127\.0\.0\.1:\d+\/)"\]/.exec(agentOut)?.[1], { what: `the panel's address in the agent's log:\n${agentOut}` });
+  const login = await fetch(new URL('/api/login', panelUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: panelPassword }) });
+  assert.is(login.status, 200, await login.text());
   assert.is(createHash('sha256').update(readFileSync(join(agentData, 'assets', asset.sha256))).digest('hex'), asset.sha256);
   await endAll(watcher);
   agent.kill('SIGTERM');
