@@ -5,18 +5,39 @@
 // that fails it dereferences a NULL handle and the process aborts (SIGABRT).
 // It also keeps ~0.5 s in ALSA's buffer with no way to drop it. So each child
 // plays exactly one stream: it starts, loads speaker, opens the device, says
-// 'ready' and waits (the warm standby); PCM then arrives on stdin; at EOF it
-// drains, says 'done' and exits. To cut a stream the parent SIGKILLs it.
+// 'ready' and waits (the warm standby); PCM then arrives on stdin, but the
+// first write to the device waits for the parent's 'go' and its instant
+// (so the parent can pipe a stream in ahead, arm(), and have it sound at a
+// set time, or never: a child killed before 'go' has written nothing); at
+// EOF it drains, says 'done' and exits. To cut a stream the parent SIGKILLs it.
 //
 //   argv: <device> <paceLeadMs>
-//   IPC to parent: {t:'ready', loadMs, openMs} | {t:'started'} | {t:'done', bytes} | {t:'fail', message}
+//   IPC from parent: {t:'go', atMono}: first write at CLOCK_MONOTONIC ms `atMono` (process.hrtime, shared by all processes), not before
+//   IPC to parent: {t:'ready', loadMs, openMs} | {t:'started', mono} (CLOCK_MONOTONIC ms of the first write) | {t:'done', bytes} | {t:'fail', message}
 import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import { BYTES_PER_SECOND, PCM, pcmBytes } from './types.js';
 
 type SpeakerCtor = typeof import('speaker');
 type Speaker = InstanceType<SpeakerCtor>;
-type Msg = { t: 'ready'; loadMs: number; openMs: number } | { t: 'started' } | { t: 'done'; bytes: number } | { t: 'fail'; message: string };
+type Msg = { t: 'ready'; loadMs: number; openMs: number } | { t: 'started'; mono: number } | { t: 'done'; bytes: number } | { t: 'fail'; message: string };
+
+/** CLOCK_MONOTONIC in ms: the same clock in every process of the machine (unlike performance.now()). */
+const monoMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+/** Resolves at the parent's 'go', once its instant has come by CLOCK_MONOTONIC (never early: re-checked after each timer). */
+let go!: () => void;
+const gate = new Promise<void>((resolve) => (go = resolve));
+process.on('message', (m: { t?: string; atMono?: number }) => {
+  if (m?.t !== 'go') return;
+  const at = Number(m.atMono) || 0;
+  const wait = (): void => {
+    const left = at - monoMs();
+    if (left <= 0) go();
+    else setTimeout(wait, Math.max(1, Math.ceil(left)));
+  };
+  wait();
+});
 
 const send = (m: Msg): Promise<void> => new Promise((resolve) => (process.send ? process.send(m, undefined, {}, () => resolve()) : resolve()));
 
@@ -51,6 +72,7 @@ class DeviceWriter extends Writable {
   }
 
   private async writeAll(buf: Buffer): Promise<void> {
+    if (this.firstAt === null) await gate;
     for (let at = 0; at < buf.length; at += this.piece) {
       // A real card blocks writes once its buffer is full; ALSA's file/null
       // plugins (tests) take everything at once. Pacing here makes both
@@ -62,10 +84,11 @@ class DeviceWriter extends Writable {
         if (aheadMs > this.leadMs) await new Promise((r) => setTimeout(r, aheadMs - this.leadMs));
       }
       const piece = buf.subarray(at, at + this.piece);
+      const handedAt = this.firstAt === null ? monoMs() : 0;
       await new Promise<void>((resolve, reject) => this.speaker.write(piece, (err?: Error | null) => (err ? reject(err) : resolve())));
       if (this.firstAt === null) {
         this.firstAt = performance.now();
-        void send({ t: 'started' });
+        void send({ t: 'started', mono: handedAt });
       }
       this.bytes += piece.length;
     }
@@ -101,7 +124,8 @@ async function main(): Promise<void> {
 
   const writer = new DeviceWriter(speaker, leadMs);
   writer.on('error', (err) => void fail(`ALSA write failed on ${device}: ${err.message}`, 3));
-  writer.on('finish', () => {
+  writer.on('finish', async () => {
+    await gate; // an empty stream: still nothing is 'done' before the parent played it
     // close() drains ALSA (blocks until a real card has played the buffer);
     // then also wait for the wall clock, for clockless plugins.
     speaker.once('close', () => {

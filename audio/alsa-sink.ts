@@ -10,11 +10,16 @@ import { BYTES_PER_SECOND, type AudioSink, type PlayOptions, type SinkEndReason,
 // so it runs only in child processes (audio/alsa-child.ts), one per stream:
 //
 //   standby  — started ahead, speaker loaded, ALSA opened, waiting for PCM;
-//   playing  — the former standby, fed the stream on stdin.
+//   armed    — a former standby fed a stream ahead (arm()), holding its
+//              first write until play() says 'go' (and until its startAt);
+//   playing  — the former standby (or armed child), fed the stream on stdin.
 //
 // play() SIGKILLs the playing child (that is the only way to drop what is in
-// ALSA's buffer), pipes the new stream into the standby and starts the next
-// standby. A child that dies on its own is logged, reported as 'error', its
+// ALSA's buffer), pipes the new stream into the standby (or takes the armed
+// child that has it already), tells it 'go' and starts the next standby.
+// arm() starts the next standby at once, so an emergency played instead of
+// the armed stream still finds a warm child; a dropped arm is SIGKILLed
+// before its first write, without a sound. A child that dies on its own is logged, reported as 'error', its
 // stream ends 'failed', and the standby is restarted with exponential
 // backoff; the agent process itself never loads speaker.
 //
@@ -36,7 +41,7 @@ export interface AlsaSinkOptions {
   now?: () => number;
 }
 
-type ChildMsg = { t: 'ready'; loadMs: number; openMs: number } | { t: 'started' } | { t: 'done'; bytes: number } | { t: 'fail'; message: string };
+type ChildMsg = { t: 'ready'; loadMs: number; openMs: number } | { t: 'started'; mono: number } | { t: 'done'; bytes: number } | { t: 'fail'; message: string };
 
 interface Child {
   proc: ChildProcess;
@@ -57,6 +62,8 @@ interface Child {
 /** Longest wait after play() before the next standby is started, if the stream has not sounded yet. */
 const STANDBY_DEFER_MS = 100;
 const CHILD_SCRIPT = fileURLToPath(new URL('./alsa-child.js', import.meta.url));
+/** CLOCK_MONOTONIC in ms, as the children read it (process.hrtime is the same clock in every process). */
+const monoMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 export class AlsaSink extends EventEmitter implements AudioSink {
   readonly kind = 'alsa' as const;
@@ -71,6 +78,7 @@ export class AlsaSink extends EventEmitter implements AudioSink {
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new';
   private standby: Child | null = null;
   private playing: Child | null = null;
+  private armed: { child: Child; startAt: number | undefined } | null = null;
   private readonly children = new Set<Child>();
   private failures = 0;
   private restartTimer: NodeJS.Timeout | null = null;
@@ -107,7 +115,55 @@ export class AlsaSink extends EventEmitter implements AudioSink {
 
   play(pcm: Readable, opts: PlayOptions): void {
     if (this.state !== 'running') throw new Error(`alsa sink: play() while ${this.state}`);
+    let startAt = opts.startAt;
+    let child: Child | null = null;
+    const a = this.armed;
+    if (a && a.child.stream?.pcm === pcm) {
+      // Armed ahead: its first PCM is in the child already, which only waits for 'go'.
+      this.armed = null;
+      child = a.child;
+      child.stream!.id = opts.id;
+      startAt ??= a.startAt;
+    } else this.disarm();
     if (this.playing) this.cut(this.playing, 'preempted');
+    if (!child) child = this.feed(pcm, opts.id);
+    this.playing = child;
+    const delayMs = startAt === undefined ? 0 : Math.max(0, startAt - this.now());
+    child.proc.send({ t: 'go', atMono: monoMs() + delayMs });
+    this.log.debug({ stream: opts.id, childPid: child.pid, warm: child.state === 'ready', armed: child === a?.child, delayMs: Math.round(delayMs) }, 'stream handed to output child');
+    // fork() blocks this process for several ms: start the next standby
+    // once this stream has sounded (or shortly after), not before.
+    if (!this.standbyDue && !this.standby) this.standbyDue = setTimeout(() => this.standbyNow(), STANDBY_DEFER_MS);
+  }
+
+  arm(pcm: Readable, opts: PlayOptions): void {
+    if (this.state !== 'running') throw new Error(`alsa sink: arm() while ${this.state}`);
+    this.disarm();
+    const child = this.feed(pcm, opts.id);
+    this.armed = { child, startAt: opts.startAt };
+    this.log.debug({ stream: opts.id, childPid: child.pid, warm: child.state === 'ready' }, 'stream armed in output child');
+    // Whatever plays instead of it (an emergency) must still find a warm child: start the next standby now, ahead of the instant.
+    this.standbyNow();
+  }
+
+  disarm(pcm?: Readable): void {
+    const a = this.armed;
+    if (!a || (pcm && a.child.stream?.pcm !== pcm)) return;
+    this.armed = null;
+    // Killed before 'go': it has written nothing to the device.
+    const c = a.child;
+    c.killedByUs = true;
+    c.killedAt = performance.now();
+    c.proc.kill('SIGKILL');
+    if (c.stream) {
+      c.stream.pcm.unpipe(c.proc.stdin!);
+      c.stream.pcm.destroy();
+    }
+    this.log.debug({ stream: c.stream?.id, childPid: c.pid }, 'armed stream dropped');
+  }
+
+  /** Pipes `pcm` into the standby (or a fresh child when there is none); the child holds it until 'go'. */
+  private feed(pcm: Readable, id: string): Child {
     let c = this.standby;
     this.standby = null;
     if (!c) {
@@ -117,18 +173,18 @@ export class AlsaSink extends EventEmitter implements AudioSink {
       c = this.spawn();
     }
     const child = c;
-    child.stream = { id: opts.id, pcm, startedAt: null };
-    this.playing = child;
+    child.stream = { id, pcm, startedAt: null };
     pcm.on('error', (err) => {
-      if (this.playing !== child) return;
-      this.log.warn({ err, stream: opts.id }, 'audio source failed while playing');
-      this.cut(child, 'failed');
+      if (this.armed?.child === child) {
+        this.log.warn({ err, stream: child.stream?.id }, 'armed audio source failed; dropped');
+        this.disarm();
+      } else if (this.playing === child) {
+        this.log.warn({ err, stream: child.stream?.id }, 'audio source failed while playing');
+        this.cut(child, 'failed');
+      }
     });
     pcm.pipe(child.proc.stdin!);
-    this.log.debug({ stream: opts.id, childPid: child.pid, warm: child.state === 'ready' }, 'stream handed to output child');
-    // fork() blocks this process for several ms: start the next standby
-    // once this stream has sounded (or shortly after), not before.
-    if (!this.standbyDue) this.standbyDue = setTimeout(() => this.standbyNow(), STANDBY_DEFER_MS);
+    return child;
   }
 
   stop(): void {
@@ -141,6 +197,7 @@ export class AlsaSink extends EventEmitter implements AudioSink {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.standbyDue) clearTimeout(this.standbyDue);
     this.restartTimer = this.standbyDue = null;
+    this.disarm();
     if (this.playing) this.cut(this.playing, 'stopped');
     for (const c of this.children) {
       c.killedByUs = true;
@@ -240,7 +297,9 @@ export class AlsaSink extends EventEmitter implements AudioSink {
       case 'started':
         if (c.stream && !c.killedByUs && c.stream.startedAt === null) {
           c.stream.startedAt = performance.now();
-          this.emit('started', c.stream.id, this.now());
+          // The time of the first write itself, by the child's CLOCK_MONOTONIC, not this message's arrival.
+          const ago = typeof m.mono === 'number' && m.mono > 0 ? Math.max(0, monoMs() - m.mono) : 0;
+          this.emit('started', c.stream.id, this.now() - ago);
           if (this.playing === c) this.standbyNow();
         }
         return;
@@ -262,6 +321,13 @@ export class AlsaSink extends EventEmitter implements AudioSink {
     c.state = 'gone';
     this.children.delete(c);
     if (this.standby === c) this.standby = null;
+    if (this.armed?.child === c) {
+      // Died before it was played: the stream is dropped as an arm is (a later play() of it finds it destroyed).
+      this.armed = null;
+      c.stream?.pcm.unpipe(c.proc.stdin!);
+      c.stream?.pcm.destroy();
+      c.stream = null;
+    }
     if (c.killedByUs) {
       if (c.killedAt !== null) this.stats.lastKillToExitMs = performance.now() - c.killedAt;
       return;

@@ -40,7 +40,7 @@ export interface TimelineEntry {
   id: string;
   /** now() when play() was called. */
   requestedAtMs: number;
-  /** Frame position of play(): the output was filled up to here, the stream plays from here on. */
+  /** Frame position of play(), or of its startAt when that was later: the stream plays from here on, silence before it. */
   requestedFrame: number;
   /** First frame of the stream's audio; null if it ended before any sample played. */
   startFrame: number | null;
@@ -56,6 +56,8 @@ interface Playing {
   pending: Buffer | null;
   carry: Buffer | null;
   sourceEnded: boolean;
+  /** Its data was there before its startAt frame: it starts on that frame even if the tick that gets there is late. */
+  early: boolean;
   failed: Error | null;
   detach: () => void;
 }
@@ -73,6 +75,8 @@ export abstract class PacedSink extends EventEmitter implements AudioSink {
   protected frames = 0;
   private timer: NodeJS.Timeout | null = null;
   private cur: Playing | null = null;
+  /** The stream arm()ed for a later play(), untouched (not read) until then. */
+  private armed: { pcm: Readable; opts: PlayOptions } | null = null;
   private zeros = Buffer.alloc(0);
 
   constructor(opts: PacedSinkOptions = {}) {
@@ -112,15 +116,37 @@ export abstract class PacedSink extends EventEmitter implements AudioSink {
     this.timer = setInterval(() => this.tick(), this.periodMs);
   }
 
+  arm(pcm: Readable, opts: PlayOptions): void {
+    if (!this.timer) throw new Error(`${this.kind} sink: arm() before start()`);
+    this.disarm();
+    // Nothing to prepare for a clockless output: keep the stream (its producer fills its buffer) until play().
+    pcm.on('error', () => {});
+    this.armed = { pcm, opts };
+  }
+
+  disarm(pcm?: Readable): void {
+    const a = this.armed;
+    if (!a || (pcm && a.pcm !== pcm)) return;
+    this.armed = null;
+    a.pcm.destroy();
+  }
+
   play(pcm: Readable, opts: PlayOptions): void {
     if (!this.timer) throw new Error(`${this.kind} sink: play() before start()`);
+    let startAt = opts.startAt;
+    if (this.armed?.pcm === pcm) {
+      startAt ??= this.armed.opts.startAt;
+      this.armed = null;
+    } else this.disarm();
     // Fill the output up to this instant first: the old stream (or silence)
-    // owns every frame before play(), the new one every frame after.
+    // owns every frame before play(), the new one every frame after (after
+    // its startAt, if that is later: silence until then).
     this.tick();
     if (this.cur) this.finish('preempted');
-    const entry: TimelineEntry = { id: opts.id, requestedAtMs: this.now(), requestedFrame: this.frames, startFrame: null, endFrame: null, reason: null };
+    const requestedFrame = startAt === undefined ? this.frames : Math.max(this.frames, this.msToFrame(startAt));
+    const entry: TimelineEntry = { id: opts.id, requestedAtMs: this.now(), requestedFrame, startFrame: null, endFrame: null, reason: null };
     this.timeline.push(entry);
-    const p: Playing = { entry, stream: pcm, pending: null, carry: null, sourceEnded: false, failed: null, detach: () => {} };
+    const p: Playing = { entry, stream: pcm, pending: null, carry: null, sourceEnded: false, early: false, failed: null, detach: () => {} };
     // Paused mode: the tick pulls exactly what it needs with read(). A
     // 'readable' listener is what makes 'end' fire once the data is drained;
     // it also ticks early when the first data arrives, so a stream starts
@@ -153,6 +179,7 @@ export abstract class PacedSink extends EventEmitter implements AudioSink {
 
   async close(): Promise<void> {
     if (!this.timer) return;
+    this.disarm();
     this.tick();
     if (this.cur) this.finish('stopped');
     clearInterval(this.timer);
@@ -164,16 +191,28 @@ export abstract class PacedSink extends EventEmitter implements AudioSink {
     if (!this.timer) return;
     const target = Math.floor((performance.now() - this.t0) * FPMS);
     const first = this.cur;
+    // A stream held until its startAt: silence up to that frame.
+    if (first && first.entry.startFrame === null && this.frames < first.entry.requestedFrame) {
+      this.silence((Math.min(target, first.entry.requestedFrame) - this.frames) * BYTES_PER_FRAME);
+      if (this.frames < first.entry.requestedFrame && this.buffer(first)) first.early = true;
+    }
     if (first && first.entry.startFrame === null && target > this.frames && this.buffer(first)) {
-      // Its first data, found now: gapless at play()'s frame if that is within a period, else from here.
+      // Its first data, found now: gapless at play()'s (or startAt's) frame if that is within a period, else from here.
       const e = first.entry;
-      if (this.frames !== e.requestedFrame || target - e.requestedFrame > this.periodMs * FPMS) this.silence((target - this.frames) * BYTES_PER_FRAME);
+      if (!first.early && (this.frames !== e.requestedFrame || target - e.requestedFrame > this.periodMs * FPMS)) this.silence((target - this.frames) * BYTES_PER_FRAME);
       e.startFrame = this.frames;
       this.emit('started', e.id, this.frameToMs(this.frames));
     }
     let need = (target - this.frames) * BYTES_PER_FRAME;
     while (need > 0) {
       const p = this.cur;
+      if (p && p.entry.startFrame === null && this.frames < p.entry.requestedFrame) {
+        // Only when a 'started' listener played a stream with a later startAt above.
+        const hold = Math.min(need, (p.entry.requestedFrame - this.frames) * BYTES_PER_FRAME);
+        this.silence(hold);
+        need -= hold;
+        continue;
+      }
       const chunk = p ? this.take(p, need) : null;
       if (p && chunk) {
         if (p.entry.startFrame === null) {

@@ -27,6 +27,12 @@ export interface SinkEvents {
 export interface PlayOptions {
   /** Identifies the stream in events and logs. */
   id: string;
+  /**
+   * Epoch ms by the sink's now() (the agent's clock) before which the
+   * stream's first sample must not sound. In the past or absent: at once.
+   * The stream that played before still ends at play(); silence until then.
+   */
+  startAt?: number;
 }
 
 /**
@@ -44,6 +50,18 @@ export interface AudioSink {
    * period and it ends with reason 'preempted'. Returns at once.
    */
   play(pcm: Readable, opts: PlayOptions): void;
+  /**
+   * Gets `pcm` ready to be played without sounding it or touching what
+   * plays now (ALSA: piped ahead into a child that has the device open and
+   * holds its first write). A later play() of this same stream then starts
+   * it with no start-up delay, not before `opts.startAt` (unless play() says
+   * otherwise); play() of any other stream drops it. One stream at a time:
+   * arming another drops the first. The sink owns an armed stream: dropping
+   * it destroys it. No events for an armed stream until it is played.
+   */
+  arm?(pcm: Readable, opts: PlayOptions): void;
+  /** Drops the armed stream (only if it is `pcm`, when given) without a sound and without events. */
+  disarm?(pcm?: Readable): void;
   /** Stops the current stream now (reason 'stopped'); silence follows. */
   stop(): void;
   /** Id of the stream playing now, if any. */

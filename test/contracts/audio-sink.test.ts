@@ -9,7 +9,8 @@ import type { AudioSink } from '../../audio/types.js';
 import { pcmBytes } from '../../audio/types.js';
 import { WavFileSink } from '../../audio/wav-sink.js';
 import { silentLogger } from '../../lib/log.js';
-import { alsaHome, recordEvents } from '../helpers/audio.js';
+import { PacedSink } from '../../audio/paced-sink.js';
+import { alsaHome, onsetOf, readWav, recordEvents, samplesOf } from '../helpers/audio.js';
 import { cleanupTempDirs, sleep, tempDir } from '../helpers/tmp.js';
 
 // One behaviour suite for every AudioSink: the null sink, the WAV sink and
@@ -20,8 +21,13 @@ import { cleanupTempDirs, sleep, tempDir } from '../helpers/tmp.js';
 
 /** play() of a new stream to its first sample handed to the output. */
 const START_BOUND_MS = 60;
+/** A stream with a startAt (or armed with one): how late after it its first sample may be (a child's timer, a pacing period). */
+const AT_BOUND_MS = 20;
+/** A tone no other test plays: what an armed stream that must never sound carries. */
+const NEVER_HZ = 1234;
 
-function contract(name: string, make: () => AudioSink): void {
+/** `heard()`: everything the output has sounded so far, as samples (the WAV file, ALSA's file-plugin outputs). */
+function contract(name: string, make: () => AudioSink, heard?: () => Int16Array[]): void {
   const s = suite(`${name} sink`);
   let sink: AudioSink;
 
@@ -106,12 +112,88 @@ function contract(name: string, make: () => AudioSink): void {
     assert.is((await rec.wait('ended', 'after')).reason, 'finished');
   });
 
+  s('a stream played with a future startAt: silence until then, its first sample at that instant', async () => {
+    const rec = recordEvents(sink);
+    const startAt = Date.now() + 300;
+    sink.play(pcmStream(sine(440, 200)), { id: 'at' });
+    sink.play(pcmStream(sine(440, 200)), { id: 'later', startAt });
+    assert.is(rec.find('ended', 'at')?.reason, 'preempted', 'what played before ends at play(), not at startAt');
+    assert.is(sink.current, 'later');
+    await sleep(200);
+    assert.not.ok(rec.find('started', 'later'), 'not started 100 ms before its instant');
+    const started = await rec.wait('started', 'later');
+    assert.ok(started.atMs! >= startAt - 2, `first sample ${(started.atMs! - startAt).toFixed(1)} ms after startAt`);
+    assert.ok(started.atMs! < startAt + AT_BOUND_MS, `first sample ${(started.atMs! - startAt).toFixed(1)} ms after startAt`);
+    if (sink instanceof PacedSink) assert.is(sink.timeline.at(-1)!.startFrame, sink.msToFrame(startAt), 'on the frame of startAt');
+    assert.is((await rec.wait('ended', 'later')).reason, 'finished');
+  });
+
+  s('an armed stream makes no sound and no event until play(); then it starts at its startAt', async () => {
+    const rec = recordEvents(sink);
+    sink.play(pcmStream(sine(440, 3000)), { id: 'before' });
+    await rec.wait('started', 'before');
+    const pcm = pcmStream(sine(440, 300));
+    const startAt = Date.now() + 400;
+    sink.arm!(pcm, { id: 'armed', startAt });
+    await sleep(150);
+    assert.is(sink.current, 'before', 'arm() leaves what plays alone');
+    assert.not.ok(rec.find('ended', 'before'));
+    assert.not.ok(rec.find('started', 'armed'));
+    sink.play(pcm, { id: 'armed' });
+    assert.is(rec.find('ended', 'before')?.reason, 'preempted');
+    const started = await rec.wait('started', 'armed');
+    assert.ok(started.atMs! >= startAt - 2 && started.atMs! < startAt + AT_BOUND_MS, `first sample ${(started.atMs! - startAt).toFixed(1)} ms after startAt`);
+    assert.is((await rec.wait('ended', 'armed')).reason, 'finished');
+  });
+
+  s('an armed stream without startAt starts at play() within the bound', async () => {
+    const rec = recordEvents(sink);
+    const pcm = pcmStream(sine(440, 200));
+    sink.arm!(pcm, { id: 'ready' });
+    await sleep(200);
+    const t0 = performance.now();
+    sink.play(pcm, { id: 'ready' });
+    const started = await rec.wait('started', 'ready');
+    assert.ok(started.perf - t0 < START_BOUND_MS, `started ${(started.perf - t0).toFixed(1)} ms after play()`);
+    assert.is((await rec.wait('ended', 'ready')).reason, 'finished');
+  });
+
+  s('a dropped arm makes no sound: disarm(), arming another, or play() of another stream; the armed stream is destroyed', async () => {
+    const rec = recordEvents(sink);
+    // Long enough that the sink cannot have read them to their end (ALSA pipes an armed stream ahead): destroyed means dropped.
+    const a = pcmStream(sine(NEVER_HZ, 20_000));
+    sink.arm!(a, { id: 'never-a', startAt: Date.now() + 50 });
+    await sleep(150);
+    sink.disarm!(pcmStream(sine(NEVER_HZ, 100))); // not the armed one: no effect
+    assert.not.ok(a.destroyed);
+    sink.disarm!(a);
+    assert.ok(a.destroyed, 'disarm() destroyed it');
+    const b = pcmStream(sine(NEVER_HZ, 20_000));
+    const c = pcmStream(sine(NEVER_HZ, 20_000));
+    sink.arm!(b, { id: 'never-b' });
+    sink.arm!(c, { id: 'never-c' });
+    assert.ok(b.destroyed, 'arming another dropped it');
+    await sleep(100);
+    sink.play(pcmStream(sine(1000, 200)), { id: 'other' });
+    assert.ok(c.destroyed, 'play() of another stream dropped it');
+    assert.is((await rec.wait('ended', 'other')).reason, 'finished');
+    await sleep(200);
+    assert.equal(
+      rec.events.filter((e) => e.id?.startsWith('never')),
+      [],
+      'no event for a stream that was never played',
+    );
+    for (const x of heard?.() ?? []) assert.is(onsetOf(x, NEVER_HZ), -1, 'an armed stream was heard');
+  });
+
   s.run();
 }
 
 contract('null', () => new NullSink());
-contract('wav', () => new WavFileSink({ file: join(tempDir('loa-wav-'), 'out.wav') }));
-contract('alsa', () => new AlsaSink({ log: silentLogger(), env: alsaHome('file').env }));
+const wavFile = join(tempDir('loa-wav-'), 'out.wav');
+contract('wav', () => new WavFileSink({ file: wavFile }), () => [readWav(wavFile).samples]);
+const home = alsaHome('file');
+contract('alsa', () => new AlsaSink({ log: silentLogger(), env: home.env }), () => home.outputs().map(samplesOf));
 
 const last = suite('cleanup');
 last.after(() => cleanupTempDirs());
