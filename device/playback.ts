@@ -61,6 +61,10 @@ interface Preroll {
   onError: (err: Error) => void;
   /** The amplifier hold taken for it (beforeSound()), handed to the play or released with soundEnded(). */
   relay: Promise<void> | null;
+  /** When the sink can arm(): the gain the PCM flows through, armed in the sink ahead (ALSA: piped into its child). */
+  gain: Gain | null;
+  /** Whether its first PCM has come. */
+  ready: boolean;
 }
 
 /** Whether a pre-rolled request is the one now played: same id, level and content (the volume is applied later, by the gain). */
@@ -144,7 +148,7 @@ export class PlaybackEngine {
   /** The request pre-rolled now, if any, and whether its first PCM is buffered yet (diagnostics, tests). */
   get prerolled(): { id: string; at: number; ready: boolean } | null {
     const p = this.#preroll;
-    return p ? { id: p.cur.req.id, at: p.at, ready: p.pcm.readableLength > 0 } : null;
+    return p ? { id: p.cur.req.id, at: p.at, ready: p.ready || p.pcm.readableLength > 0 } : null;
   }
 
   /**
@@ -156,6 +160,9 @@ export class PlaybackEngine {
    * buffered stream is what plays; otherwise it is dropped PREROLL_KEEP_MS
    * after `at`, when another request is pre-rolled, or on stop(). One at a
    * time. Nothing is played or recorded here: the arbiter still decides.
+   * A sink that can arm() gets the stream (through its gain) armed now, so
+   * that its own start-up (ALSA: the pipe into its child) is out of the way
+   * too; it sounds only when, and as soon as, the arbiter plays it.
    */
   preroll(req: PlayRequest, at: number): void {
     const old = this.#preroll;
@@ -176,8 +183,21 @@ export class PlaybackEngine {
         this.#log.warn({ err, id: req.id }, 'pre-roll failed; the request is decoded again when it plays');
       },
       relay: this.#d.relay ? this.#d.relay.beforeSound() : null,
+      gain: null,
+      ready: false,
     };
     pcm.on('error', p.onError);
+    const sink = this.#d.sink;
+    if (sink.arm) {
+      const gain = new Gain(req.volume);
+      p.gain = gain;
+      pcm.on('error', (err) => gain.destroy(err));
+      pcm.pipe(gain);
+      pcm.once('data', () => (p.ready = true));
+      // No startAt: the arbiter's play() at the instant is the start (it may also not come), and the
+      // sink's now() need not be the agent's clock (agent.ts gives the production sinks Date.now()).
+      sink.arm(gain, { id: req.id });
+    }
     pcm.read(0); // starts the generator: the first segment's decoder runs from now on
     this.#preroll = p;
     this.#log.debug({ id: req.id, at: new Date(at).toISOString() }, 'pre-rolled');
@@ -188,7 +208,9 @@ export class PlaybackEngine {
     const p = this.#preroll;
     if (!p || p.cur.req.id !== req.id) return null;
     this.#preroll = null;
-    if (p.failed || p.pcm.destroyed || !sameContent(p.cur.req, req)) {
+    // Destroyed before its end: dropped (by the sink, say). An armed stream may have ended on its own, all of it in the sink.
+    const dropped = (r: Readable | null) => !!r && r.destroyed && !r.readableEnded;
+    if (p.failed || dropped(p.pcm) || dropped(p.gain) || !sameContent(p.cur.req, req)) {
       this.#releasePreroll(p);
       return null;
     }
@@ -204,6 +226,10 @@ export class PlaybackEngine {
   }
 
   #releasePreroll(p: Preroll): void {
+    if (p.gain) {
+      this.#d.sink.disarm?.(p.gain);
+      p.gain.destroy();
+    }
     p.cur.abort.abort();
     for (const d of p.cur.decoders) d.kill();
     p.pcm.destroy();
@@ -287,15 +313,27 @@ export class PlaybackEngine {
       // An emergency sounds at once; anything else waits for the amplifier to warm up, so its first words are heard.
       if (req.level !== 'emergency') await warm;
       if (this.#cur !== cur) {
+        if (pre?.gain) {
+          this.#d.sink.disarm?.(pre.gain);
+          pre.gain.destroy();
+        }
         pre?.pcm.destroy();
         return; // preempted while warming up
       }
     }
-    const gain = new Gain(cur.volume);
+    let gain: Gain;
+    if (pre?.gain) {
+      // Armed in the sink ahead: play() of that same stream starts it without the sink's start-up.
+      gain = pre.gain;
+      // A new volume applies from the samples not yet through the gain (those in the sink already keep the old one).
+      if (gain.volume !== cur.volume) gain.setVolume(cur.volume);
+    } else {
+      gain = new Gain(cur.volume);
+      const pcm = pre?.pcm ?? Readable.from(this.#pcm(cur, fromMs), { objectMode: false });
+      pcm.on('error', (err) => gain.destroy(err));
+      pcm.pipe(gain);
+    }
     cur.gain = gain;
-    const pcm = pre?.pcm ?? Readable.from(this.#pcm(cur, fromMs), { objectMode: false });
-    pcm.on('error', (err) => gain.destroy(err));
-    pcm.pipe(gain);
     this.#log.info({ id: req.id, level: req.level, source: req.source, fromMs, volume: req.volume, title: req.title }, 'playing');
     this.#d.sink.play(gain, { id: req.id });
   }

@@ -11,7 +11,8 @@ import type { PlayRequest } from '../../device/arbiter.js';
 import { volumeToGain } from '../../audio/gain.js';
 import { pcmBytes, type AudioSink, type PlayOptions } from '../../audio/types.js';
 import { silentLogger } from '../../lib/log.js';
-import { samplesOf, toneLevel } from '../helpers/audio.js';
+import { WavFileSink } from '../../audio/wav-sink.js';
+import { onsetOf, readWav, samplesOf, toneLevel } from '../helpers/audio.js';
 import { cleanupTempDirs, sleep, tempDir, waitFor } from '../helpers/tmp.js';
 
 // The player's pre-roll with real ffmpeg: a scheduled item's decoder is
@@ -213,6 +214,65 @@ test('no pre-roll of a programme while the clock is not trusted: the arbiter wou
   } finally {
     await engine.stop();
     await amp.close();
+  }
+});
+
+/** The engine with a real sink that can arm() (the WAV sink; ALSA's arm is in the sink contract), no amplifier. */
+async function armedSetup() {
+  const file = join(dir, `armed-${Math.random().toString(36).slice(2)}.wav`);
+  const sink = new WavFileSink({ file });
+  await sink.start();
+  const engine = new PlaybackEngine({ sink, relay: null, assetPath: (sha) => FILES[sha] ?? null, log: silentLogger(), now: () => Date.now(), clockTrusted: () => true, record: () => {} });
+  engine.start();
+  return { file, sink, engine };
+}
+
+test('with a sink that arms, the pre-roll is armed in it: no sound until the arbiter plays it, then it starts on play()\'s frame', async () => {
+  const { file, sink, engine } = await armedSetup();
+  try {
+    engine.preroll(request('sang@1', 'a440'), Date.now() + 300);
+    await waitFor(() => engine.prerolled?.ready, { timeoutMs: 20_000, what: 'the first PCM of the pre-roll' });
+    await sleep(100);
+    assert.is(sink.current, null);
+    assert.equal(sink.timeline, [], 'arming plays nothing');
+    engine.dispatch({ type: 'request', req: request('sang@1', 'a440', 50), at: Date.now() });
+    await waitFor(() => sink.timeline[0]?.reason, { timeoutMs: 20_000, what: 'the item to finish' });
+    const e = sink.timeline[0]!;
+    assert.is(e.reason, 'finished');
+    assert.is(e.startFrame, e.requestedFrame, 'its first sample on the frame of play(): the PCM was in the sink already');
+    const x = readWav(file).samples;
+    assert.ok(toneLevel(x, e.startFrame! + 4800, 38_400, 440) > 0.125 * volumeToGain(50) * 0.6, '440 Hz at the volume it was played with');
+    assert.ok(onsetOf(x, 440) >= e.startFrame! - 48, 'nothing of it before');
+    assert.is(engine.prerolled, null);
+  } finally {
+    await engine.stop();
+    await sink.close();
+  }
+});
+
+test('an emergency before the instant wins over an armed pre-roll: the armed stream is dropped unheard, the item is decoded again if it plays later', async () => {
+  const { file, sink, engine } = await armedSetup();
+  try {
+    engine.preroll(request('sang@1', 'a440'), Date.now() + 500);
+    await waitFor(() => engine.prerolled?.ready, { timeoutMs: 20_000, what: 'the first PCM of the pre-roll' });
+    const alert: PlayRequest = { ...request('em-1', 'b880'), level: 'emergency', source: 'emergency', emergency: 'em-1', requiresTrustedClock: false };
+    engine.dispatch({ type: 'request', req: alert, at: Date.now() });
+    await waitFor(() => sink.timeline[0]?.startFrame != null, { timeoutMs: 20_000, what: 'the emergency to sound' });
+    await sleep(700);
+    // The scheduled item comes due while the emergency plays: the arbiter decides, as without arming.
+    engine.dispatch({ type: 'request', req: request('sang@1', 'a440'), at: Date.now() });
+    await waitFor(() => sink.timeline[0]?.reason, { timeoutMs: 20_000, what: 'the emergency to end' });
+    const em = sink.timeline[0]!;
+    assert.is(em.id, 'em-1');
+    assert.is(em.reason, 'finished', 'the emergency played to its end');
+    await waitFor(() => sink.current === null && engine.state.playing === null, { timeoutMs: 20_000, what: 'the player to be idle' });
+    const x = readWav(file).samples;
+    const first440 = onsetOf(x, 440);
+    assert.ok(first440 === -1 || first440 >= em.endFrame! - 48, `440 Hz not before the emergency ended (${first440} vs ${em.endFrame})`);
+    for (const t of sink.timeline.slice(1)) assert.ok(t.requestedFrame >= em.endFrame!, 'nothing else during the emergency');
+  } finally {
+    await engine.stop();
+    await sink.close();
   }
 });
 
