@@ -210,7 +210,9 @@ export class PlaybackEngine {
     this.#preroll = null;
     // Destroyed before its end: dropped (by the sink, say). An armed stream may have ended on its own, all of it in the sink.
     const dropped = (r: Readable | null) => !!r && r.destroyed && !r.readableEnded;
-    if (p.failed || dropped(p.pcm) || dropped(p.gain) || !sameContent(p.cur.req, req)) {
+    // Armed at another volume: what is in the sink already (up to a second with ALSA) has the old one, so decode again.
+    const otherVolume = !!p.gain && p.gain.volume !== req.volume;
+    if (p.failed || dropped(p.pcm) || dropped(p.gain) || otherVolume || !sameContent(p.cur.req, req)) {
       this.#releasePreroll(p);
       return null;
     }
@@ -324,9 +326,7 @@ export class PlaybackEngine {
     let gain: Gain;
     if (pre?.gain) {
       // Armed in the sink ahead: play() of that same stream starts it without the sink's start-up.
-      gain = pre.gain;
-      // A new volume applies from the samples not yet through the gain (those in the sink already keep the old one).
-      if (gain.volume !== cur.volume) gain.setVolume(cur.volume);
+      gain = pre.gain; // at cur.volume (#takePreroll)
     } else {
       gain = new Gain(cur.volume);
       const pcm = pre?.pcm ?? Readable.from(this.#pcm(cur, fromMs), { objectMode: false });
