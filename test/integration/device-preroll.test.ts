@@ -5,7 +5,8 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { PlaybackEngine } from '../../device/playback.js';
-import { RelayController, type Clock } from '../../device/relay-controller.js';
+import { RelayController } from '../../device/relay-controller.js';
+import { flush, VirtualTime } from '../helpers/virtual-time.js';
 import { FakeRelay } from '../../device/relay-fake.js';
 import type { PlayRequest } from '../../device/arbiter.js';
 import { volumeToGain } from '../../audio/gain.js';
@@ -23,36 +24,7 @@ import { cleanupTempDirs, sleep, tempDir, waitFor } from '../helpers/tmp.js';
 
 test.after(() => cleanupTempDirs());
 
-const flush = () => new Promise<void>((r) => setImmediate(r));
 
-class VirtualClock implements Clock {
-  t = 0;
-  #timers: { at: number; fn: () => void }[] = [];
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const h = { at: this.t + ms, fn };
-    this.#timers.push(h);
-    return h;
-  }
-  clearTimeout(h: unknown): void {
-    this.#timers = this.#timers.filter((x) => x !== h);
-  }
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      await flush();
-      const next = this.#timers.filter((x) => x.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!next) break;
-      this.#timers = this.#timers.filter((x) => x !== next);
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
-    await flush();
-  }
-}
 
 interface Played {
   id: string;
@@ -122,7 +94,7 @@ const request = (id: string, sha: string, volume = 100): PlayRequest => ({
 });
 
 function setup(opts: { trusted?: boolean } = {}) {
-  const clock = new VirtualClock();
+  const clock = new VirtualTime();
   const relay = new FakeRelay(() => clock.now());
   const amp = new RelayController({ relay, clock, log: silentLogger(), timing: { warmUpMs: 1500, idleOffMs: 30_000 } });
   const sink = new CaptureSink();

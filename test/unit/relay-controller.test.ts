@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RelayController, type Clock } from '../../device/relay-controller.js';
+import { RelayController } from '../../device/relay-controller.js';
+import { VirtualTime } from '../helpers/virtual-time.js';
 import { FakeRelay } from '../../device/relay-fake.js';
 import type { AmplifierState } from '../../device/relay-types.js';
 import { captureLog } from '../helpers/logs.js';
@@ -9,50 +10,12 @@ import { captureLog } from '../helpers/logs.js';
 // for setTimeout, and advance() runs due timers in order, letting promise
 // chains settle between them.
 
-const flush = () => new Promise<void>((r) => setImmediate(r));
 
-class FakeClock implements Clock {
-  t = 0;
-  #seq = 0;
-  #timers: { at: number; seq: number; fn: () => void }[] = [];
-
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const h = { at: this.t + ms, seq: this.#seq++, fn };
-    this.#timers.push(h);
-    return h;
-  }
-  clearTimeout(h: unknown): void {
-    this.#timers = this.#timers.filter((x) => x !== h);
-  }
-  get pending(): number {
-    return this.#timers.length;
-  }
-  /** Moves time to now + ms, firing due timers in order. */
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      await flush();
-      const next = this.#timers.filter((x) => x.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!next) break;
-      this.#timers = this.#timers.filter((x) => x !== next);
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
-    await flush();
-  }
-  async advanceTo(t: number): Promise<void> {
-    await this.advance(t - this.t);
-  }
-}
 
 const H = 3600_000;
 
 function setup() {
-  const clock = new FakeClock();
+  const clock = new VirtualTime();
   const relay = new FakeRelay(() => clock.now());
   const logs = captureLog();
   const ctl = new RelayController({ relay, clock, log: logs.log, timing: { warmUpMs: 1500, idleOffMs: 30_000, maxOnMs: 4 * H, cooldownMs: 600_000 } });
@@ -144,7 +107,7 @@ test('a sound that ends before the relay has switched still lets it idle off', a
 });
 
 test('a sound that starts while the relay is switching off waits, then switches on again', async () => {
-  const clock = new FakeClock();
+  const clock = new VirtualTime();
   // A relay whose writes wait until released, to catch the switch-off in flight.
   class SlowRelay extends FakeRelay {
     slow = false;

@@ -1,38 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { PlayRequest } from '../../device/arbiter.js';
-import { ScheduleTicker, type TickerScheduler, type TickerTimers } from '../../device/ticker.js';
+import { ScheduleTicker, type TickerScheduler } from '../../device/ticker.js';
+import { VirtualTime } from '../helpers/virtual-time.js';
 
 // The scheduler's timer in virtual time: when it ticks, when it pre-rolls,
 // and that it still looks every half second when nothing is due.
 
-class VirtualTime implements TickerTimers {
-  t = 0;
-  #seq = 0;
-  #timers: { at: number; seq: number; fn: () => void }[] = [];
-  setTimeout(fn: () => void, ms: number): unknown {
-    const h = { at: this.t + ms, seq: this.#seq++, fn };
-    this.#timers.push(h);
-    return h;
-  }
-  clearTimeout(h: unknown): void {
-    this.#timers = this.#timers.filter((x) => x !== h);
-  }
-  get pending(): number {
-    return this.#timers.length;
-  }
-  /** Moves to `end`, firing due timers in order. */
-  runTo(end: number): void {
-    for (;;) {
-      const next = this.#timers.filter((x) => x.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!next) break;
-      this.#timers = this.#timers.filter((x) => x !== next);
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
-  }
-}
 
 const req = (id: string): PlayRequest => ({ id, level: 'normal', source: 'programme', segments: [], volume: 80, resumable: false, notAfter: null, endBy: null, requiresTrustedClock: true });
 
