@@ -1,10 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { rejectedCode } from '../helpers/errors.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommandEngine, createTtsEngine, textToSpeech } from '../../audio/tts/engine.js';
 import { parseWav } from '../../audio/tts/wav.js';
-import { isLoaError, type ErrorCode } from '../../protocol/errors.js';
+import type { ErrorCode } from '../../protocol/errors.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
 // An external TTS command, played here by a shell script standing in for a
@@ -29,11 +30,7 @@ const read = (f: string) => readFileSync(join(dir, f), 'utf8');
 test.after(() => cleanupTempDirs());
 
 async function rejects(p: Promise<unknown>, code: ErrorCode, words: RegExp, reason?: string): Promise<void> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  assert.ok(isLoaError(e, code), `expected ${code}, got ${String(e)}`);
+  const e = await rejectedCode(p, code);
   assert.match(e.message, words);
   if (reason) assert.is(e.context.reason, reason);
 }

@@ -1,12 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { rejectedCode } from '../helpers/errors.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpEngine, createTtsEngine, textToSpeech } from '../../audio/tts/engine.js';
 import { parseWav } from '../../audio/tts/wav.js';
 import { sine } from '../../audio/tones.js';
 import { wavHeader } from '../../audio/wav-sink.js';
-import { isLoaError } from '../../protocol/errors.js';
 
 // The HTTP engine against a real local server on 127.0.0.1 playing a TTS
 // service: a good answer, a server error, a wrong content type, a server
@@ -56,11 +56,7 @@ test.after(async () => {
 });
 
 async function rejects(p: Promise<unknown>, words: RegExp, reason: string): Promise<void> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  assert.ok(isLoaError(e, 'LOA_E_TTS_FAILED'), `expected LOA_E_TTS_FAILED, got ${String(e)}`);
+  const e = await rejectedCode(p, 'LOA_E_TTS_FAILED');
   assert.match(e.message, words);
   assert.is(e.context.reason, reason);
 }

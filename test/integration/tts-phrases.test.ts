@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { rejectedCode } from '../helpers/errors.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { EspeakEngine, textToSpeech, type TtsEngine } from '../../audio/tts/engi
 import { assembleTemplate } from '../../audio/tts/phrases.js';
 import { parseWav } from '../../audio/tts/wav.js';
 import { PCM } from '../../audio/types.js';
-import { isLoaError, type ErrorCode } from '../../protocol/errors.js';
+import type { ErrorCode } from '../../protocol/errors.js';
 import { peak, samplesOf, toneLevel } from '../helpers/audio.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
@@ -74,11 +75,7 @@ test('the evacuation template: Vietnamese TTS, then the Ba Na and Xơ Đăng rec
 });
 
 async function rejects(p: Promise<unknown>, code: ErrorCode, words: RegExp): Promise<Record<string, unknown>> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  assert.ok(isLoaError(e, code), `expected ${code}, got ${String(e)}`);
+  const e = await rejectedCode(p, code);
   assert.match(e.message, words);
   return e.context;
 }

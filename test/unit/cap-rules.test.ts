@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { thrownCode } from '../helpers/errors.js';
 import { capLevel, foldName, LEVEL_TABLE, mapCap, parseCap, parseReferences, type CapMapConfig } from '../../provisioning/cap.js';
 import { isLoaError, type ErrorCode, type LoaError } from '../../protocol/errors.js';
 
@@ -52,15 +53,9 @@ function doc(body: string, head: Record<string, string> = {}): string {
 const KEY = `${S},QNG-2026-200,2026-11-26T08:20:00+07:00`;
 
 function refusedWith(fn: () => unknown, code: ErrorCode, capError: string): LoaError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(isLoaError(e, code), `expected ${code}, got ${String(e)}`);
-    assert.is((e as LoaError).context.capError, capError);
-    return e as LoaError;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
+  const e = thrownCode(fn, code);
+  assert.is(e.context.capError, capError);
+  return e;
 }
 
 const found = (xml: string) => refusedWith(() => parseCap(xml), 'LOA_E_PAYLOAD_SCHEMA', 'unsafe').context.found;

@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { thrownCode } from '../helpers/errors.js';
 import { capKey, mapCap, parseCap, selectInfo, type CapMapConfig } from '../../provisioning/cap.js';
-import { isLoaError, type ErrorCode, type LoaError } from '../../protocol/errors.js';
+import type { ErrorCode, LoaError } from '../../protocol/errors.js';
 
 // CAP 1.2 intake: realistic documents in, exact decisions out.
 
@@ -116,15 +117,9 @@ const TEST_INFO = `  <info>
   </info>`;
 
 function refusedWith(fn: () => unknown, code: ErrorCode, capError: string): LoaError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(isLoaError(e, code), `expected ${code}, got ${String(e)}`);
-    assert.is((e as LoaError).context.capError, capError);
-    return e as LoaError;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
+  const e = thrownCode(fn, code);
+  assert.is(e.context.capError, capError);
+  return e;
 }
 
 test('Cảnh báo lũ quét: the Vietnamese info, one area by geocode and one by name, level 4', () => {
