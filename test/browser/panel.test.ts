@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { syncFixture, type SyncFixture } from '../helpers/sync-fixture.js';
-import { startPanelAgent, type PanelAgent } from '../helpers/panel.js';
+import { quietNightTarget, startPanelAgent, type PanelAgent } from '../helpers/panel.js';
 import { launchBrowser, toneFile, UI_TIMEOUT_MS } from '../helpers/browser.js';
 import { connect, endAll } from '../helpers/mqtt.js';
 import { cleanupTempDirs, tempDir, waitFor } from '../helpers/tmp.js';
@@ -135,14 +135,9 @@ test('login on a phone: a wrong password says so; after five the wait is shown i
 
 test('the main page on a phone: status, the plan with its refusal, volume clamped to the cap, a clip announced then stopped, the log; Việt Nam times', async () => {
   const tone = f.library.add(readFileSync(oggTone(20, 440)), { title: 'Âm thử 440 Hz', mime: 'audio/ogg', durationMs: 20_000, actor: 'test' });
-  const today = localDate(Date.now());
-  const v = f.setTarget('l1a', {
-    assets: [tone.sha256],
-    programmes: [{ id: 'dem-khuya', title: 'Bản tin đêm', level: 'normal', playlist: [tone.sha256], recurrence: { kind: 'once', date: today, time: '23:30' }, resumable: false, zones: ['qn/son-tay'] }],
-    rules: [{ zone: 'qn', windows: [{ days: [1, 2, 3, 4, 5, 6, 7], start: '00:00', end: '22:00', volumeCap: 70 }], defaultVolume: 60, blackoutDates: [] }],
-  });
-  // The agent's clock says 10:00 today in Việt Nam, inside the window.
-  const r = await start('l1a', { offsetMs: Date.parse(`${today}T03:00:00Z`) - Date.now() });
+  // The night bulletin falls in quiet hours; the agent's clock says 10:00 today in Việt Nam, inside the window.
+  const { version: v, offsetMs } = quietNightTarget(f, 'l1a', 'qn/son-tay', tone.sha256);
+  const r = await start('l1a', { offsetMs });
   await applied(r, v);
   const { page, problems } = await openPanel(r);
   await logIn(page, r.password);

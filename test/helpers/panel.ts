@@ -6,6 +6,7 @@ import { WavFileSink } from '../../audio/wav-sink.js';
 import { silentLogger } from '../../lib/log.js';
 import type { SyncFixture } from './sync-fixture.js';
 import { tempDir } from './tmp.js';
+import { localDate } from '../../schedules/time.js';
 
 // A village agent playing into a WAV file with its local panel on loopback,
 // and an HTTP client that keeps the panel's cookie and CSRF token.
@@ -72,4 +73,19 @@ export async function startPanelAgent(f: SyncFixture, id: string, opts: { now?: 
   const panel = new Panel({ agent, log: silentLogger(), port: 0, bind: ['127.0.0.1'], sessionIdleMs: opts.idleMs ?? 30 * 60_000, sessionMaxMs: opts.maxMs ?? 8 * 3600_000, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024, ...(opts.now ? { now: opts.now } : {}) });
   const [url] = await panel.start();
   return { agent, panel, url: url!, wav, sink, client: () => new PanelClient(url!), password: f.p.devices[id]!.panelPassword };
+}
+
+/**
+ * A village target with `clip` on the device and a night bulletin at 23:30 that the
+ * quiet hours refuse (allowed 00:00–22:00, cap 70, default 60); with the clock offset
+ * that puts the agent at 10:00 today in Việt Nam, inside the window.
+ */
+export function quietNightTarget(f: SyncFixture, device: string, zone: string, clip: string): { version: number; offsetMs: number } {
+  const today = localDate(Date.now());
+  const version = f.setTarget(device, {
+    assets: [clip],
+    programmes: [{ id: 'dem-khuya', title: 'Bản tin đêm', level: 'normal', playlist: [clip], recurrence: { kind: 'once', date: today, time: '23:30' }, resumable: false, zones: [zone] }],
+    rules: [{ zone: 'qn', windows: [{ days: [1, 2, 3, 4, 5, 6, 7], start: '00:00', end: '22:00', volumeCap: 70 }], defaultVolume: 60, blackoutDates: [] }],
+  });
+  return { version, offsetMs: Date.parse(`${today}T03:00:00Z`) - Date.now() };
 }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { syncFixture, type SyncFixture } from '../helpers/sync-fixture.js';
-import { PanelClient, startPanelAgent, type PanelAgent } from '../helpers/panel.js';
+import { PanelClient, quietNightTarget, startPanelAgent, type PanelAgent } from '../helpers/panel.js';
 import { Panel } from '../../device/panel/server.js';
 import { silentLogger } from '../../lib/log.js';
 import type { NetworkInterfaceInfo } from 'node:os';
@@ -142,14 +142,9 @@ test('sessions expire when idle and at their maximum age; a password rotated by 
 test('status, plan with its refusals, clips, the log; volume clamped to the cap and applied to what plays', async () => {
   const tone = toneAsset(20);
   const today = localDate(Date.now());
-  // One programme in quiet hours (refused with its rule) and the clip on the device.
-  const v = f.setTarget('l1a', {
-    assets: [tone.sha256],
-    programmes: [{ id: 'dem-khuya', title: 'Bản tin đêm', level: 'normal', playlist: [tone.sha256], recurrence: { kind: 'once', date: today, time: '23:30' }, resumable: false, zones: ['qn/son-tay'] }],
-    rules: [{ zone: 'qn', windows: [{ days: [1, 2, 3, 4, 5, 6, 7], start: '00:00', end: '22:00', volumeCap: 70 }], defaultVolume: 60, blackoutDates: [] }],
-  });
-  // The agent's clock is set to 10:00 today, Việt Nam time, inside the window.
-  const r = await start('l1a', { offsetMs: Date.parse(`${today}T03:00:00Z`) - Date.now() });
+  // One programme in quiet hours (refused with its rule) and the clip on the device; the agent's clock at 10:00.
+  const { version: v, offsetMs } = quietNightTarget(f, 'l1a', 'qn/son-tay', tone.sha256);
+  const r = await start('l1a', { offsetMs });
   await applied(r, v);
   const c = r.client();
   await c.login(r.password);
