@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
@@ -251,10 +251,10 @@ export class Agent extends EventEmitter<AgentEvents> {
       graceMs: c.agent.schedule.graceMs,
       log: this.#log,
     });
+    probeEspeak();
     this.#operator = new OperatorDesk({
       engine: this.#engine,
       target: () => this.#target,
-      plan: (date) => this.#scheduler?.planFor(date) ?? null,
       setting: (k) => this.store.setting(k),
       setSetting: (k, v) => this.store.setSetting(k, v),
       record: (kind, data) => this.record(kind, data),
@@ -267,12 +267,13 @@ export class Agent extends EventEmitter<AgentEvents> {
         const r = await ingest(file, { outDir, maxDurationMs });
         return { file: r.file, durationMs: r.durationMs };
       },
-      speak: espeakAvailable()
-        ? async (text) => {
-            const [{ textToSpeech }, { EspeakEngine }] = await Promise.all([import('../audio/tts/engine.js'), import('../audio/tts/espeak-engine.js')]);
-            return textToSpeech(text, { engine: new EspeakEngine() });
-          }
-        : null,
+      speech: {
+        available: () => espeak === true,
+        speak: async (text) => {
+          const [{ textToSpeech }, { EspeakEngine }] = await Promise.all([import('../audio/tts/engine.js'), import('../audio/tts/espeak-engine.js')]);
+          return textToSpeech(text, { engine: new EspeakEngine() });
+        },
+      },
       maxAnnouncementMs: c.agent.panel.maxAnnouncementMs,
     });
   }
@@ -458,10 +459,11 @@ export class Agent extends EventEmitter<AgentEvents> {
 }
 
 let espeak: boolean | null = null;
-/** Whether espeak-ng can speak here (checked once). */
-function espeakAvailable(): boolean {
-  espeak ??= spawnSync('espeak-ng', ['--version'], { stdio: 'ignore', timeout: 5000 }).status === 0;
-  return espeak;
+/** Finds out once, in the background, whether espeak-ng can speak here (the panel's typed announcements). */
+function probeEspeak(): void {
+  if (espeak !== null) return;
+  espeak = false;
+  execFile('espeak-ng', ['--version'], { timeout: 5000 }, (err) => (espeak = !err));
 }
 
 /** The configured audio output: ALSA through `speaker` in a child process, a WAV file, or nothing. */

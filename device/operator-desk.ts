@@ -5,8 +5,7 @@ import type { Logger } from '../lib/log.js';
 import { LoaError } from '../protocol/errors.js';
 import type { LogRecord, TargetState } from '../protocol/payloads.js';
 import { allowedAt, capOver, effectiveRules, type EffectiveRules } from '../schedules/rules.js';
-import type { PlanItem } from '../schedules/plan.js';
-import { DEFAULT_CHIME_MS } from '../schedules/plan.js';
+import { DEFAULT_CHIME_MS, type PlanItem } from '../schedules/plan.js';
 import { lengthMs, type ArbiterEvent, type PlayLogData, type PlayRequest, type Segment } from './arbiter.js';
 import type { PlaybackEngine } from './playback.js';
 
@@ -26,8 +25,6 @@ export interface Operator {
 export interface OperatorDeskDeps {
   engine: PlaybackEngine;
   target: () => TargetState | null;
-  /** Today's (or any day's) plan of the target in force, as the scheduler computes it. */
-  plan: (date: string) => PlanItem[] | null;
   setting: (key: string) => string | null;
   setSetting: (key: string, value: string) => void;
   record: (kind: LogRecord['kind'], data: LogRecord['data']) => void;
@@ -38,8 +35,8 @@ export interface OperatorDeskDeps {
   log: Logger;
   /** Turns an uploaded or spoken file into a normalised clip in `outDir`; throws LOA_E_AUDIO_INVALID. */
   ingest: (file: string, outDir: string, maxDurationMs: number) => Promise<{ file: string; durationMs: number }>;
-  /** Speaks Vietnamese text to WAV; null when the cluster has no TTS. */
-  speak: ((text: string) => Promise<Buffer>) | null;
+  /** Speaks Vietnamese text to WAV, when `available()` says the cluster can (espeak-ng installed). */
+  speech: { available: () => boolean; speak: (text: string) => Promise<Buffer> };
   maxAnnouncementMs: number;
   chimeMs?: number;
 }
@@ -64,7 +61,7 @@ export class OperatorDesk {
   }
 
   get ttsAvailable(): boolean {
-    return this.#d.speak !== null;
+    return this.#d.speech.available();
   }
 
   /** The operator's volume, or null when it was never set (the rules' default applies). */
@@ -153,11 +150,11 @@ export class OperatorDesk {
 
   /** Typed Vietnamese text, spoken by the cluster's TTS (espeak-ng), then announced. */
   async announceText(text: string, title: string | undefined, who: Operator): Promise<{ id: string; status: 'playing' | 'queued'; durationMs: number }> {
-    if (!this.#d.speak) throw new LoaError('LOA_E_CONFIG_INVALID', 'this cluster has no text-to-speech (espeak-ng is not installed)');
+    if (!this.#d.speech.available()) throw new LoaError('LOA_E_CONFIG_INVALID', 'this cluster has no text-to-speech (espeak-ng is not installed)');
     const t = text.normalize('NFC').trim();
     const name = title?.trim() || t.slice(0, 60);
     this.#refuseOutsideWindows(name, who);
-    const wav = await this.#d.speak(t);
+    const wav = await this.#d.speech.speak(t);
     const tmp = join(this.#d.dir, `.tts-${randomUUID()}.wav`);
     writeFileSync(tmp, wav);
     try {
