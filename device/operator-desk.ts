@@ -56,8 +56,13 @@ export class OperatorDesk {
     mkdirSync(deps.dir, { recursive: true, mode: 0o700 });
   }
 
+  #rulesOf: { target: TargetState | null; rules: EffectiveRules } | null = null;
+
+  /** The rules of the target in force, merged once per target. */
   get rules(): EffectiveRules {
-    return effectiveRules(this.#d.target()?.rules ?? []);
+    const target = this.#d.target();
+    if (this.#rulesOf?.target !== target) this.#rulesOf = { target, rules: effectiveRules(target?.rules ?? []) };
+    return this.#rulesOf.rules;
   }
 
   get ttsAvailable(): boolean {
@@ -66,8 +71,9 @@ export class OperatorDesk {
 
   /** The operator's volume, or null when it was never set (the rules' default applies). */
   get volumeSetting(): number | null {
-    const v = Number(this.#d.setting(VOLUME_KEY));
-    return this.#d.setting(VOLUME_KEY) !== null && Number.isInteger(v) && v >= 0 && v <= 100 ? v : null;
+    const raw = this.#d.setting(VOLUME_KEY);
+    const v = Number(raw);
+    return raw !== null && Number.isInteger(v) && v >= 0 && v <= 100 ? v : null;
   }
 
   /** The cap of the window in force now (0 in quiet hours). */
