@@ -5,6 +5,30 @@ import type { LogBatch, LogRecord } from '../protocol/payloads.js';
 // What the devices report, in its own SQLite file beside the registry
 // (reports.sqlite): play logs, emergency acks, operator actions and metrics,
 // stored once per (device, key) however often a record is delivered.
+//
+// A record's `at` is the device's wall clock, which steps (a beacon
+// correcting a clock hours off, a Pi booting in 1970): it says when, not in
+// what order. The order is the key, `<install>:<counter>` (device/store.ts
+// nextKey): the counter within one store install, and the installs of a
+// device in the order this province first received a record of each (its
+// own clock: a wiped or quarantined store starts a new install, counter 1).
+
+/** The store install of a record key: what precedes its first ':' ('' when it has none: the whole key is then the counter). */
+export function installOf(key: string): string {
+  const i = key.indexOf(':');
+  return i >= 0 ? key.slice(0, i) : '';
+}
+/** SQL: installOf(key). */
+function INSTALL(key: string): string {
+  return `CASE WHEN instr(${key}, ':') > 0 THEN substr(${key}, 1, instr(${key}, ':') - 1) ELSE '' END`;
+}
+/** SQL: the counter of a record key, ordered as a number (zero-padded; a longer one is larger). */
+function COUNTER(key: string): string {
+  return `length(substr(${key}, instr(${key}, ':') + 1)), substr(${key}, instr(${key}, ':') + 1)`;
+}
+/** SQL ORDER BY terms: each device's records in the order the device made them (device_log AS l, device_installs AS i joined on the install). */
+const DEVICE_ORDER = `l.device, i.first_received_at, ${INSTALL('l.key')}, ${COUNTER('l.key')}`;
+const JOIN_INSTALL = `LEFT JOIN device_installs i ON i.device = l.device AND i.install = ${INSTALL('l.key')}`;
 
 const MIGRATIONS = [
   `
@@ -34,15 +58,31 @@ const MIGRATIONS = [
   CREATE TABLE device_presence (device TEXT NOT NULL, at TEXT NOT NULL, online INTEGER NOT NULL);
   CREATE INDEX device_presence_device ON device_presence(device, at);
   `,
+  `
+  -- Each store install of a device and when the province first received a record of it: orders a device's installs.
+  CREATE TABLE device_installs (
+    device TEXT NOT NULL,
+    install TEXT NOT NULL,
+    first_received_at TEXT NOT NULL,
+    PRIMARY KEY (device, install)
+  ) WITHOUT ROWID;
+  INSERT INTO device_installs (device, install, first_received_at)
+    SELECT device, ${INSTALL('key')}, MIN(received_at) FROM device_log GROUP BY 1, 2;
+  `,
 ];
+
+/** An emergency ack as a device reports it. */
+export type AckData = Extract<LogRecord, { kind: 'emergency-ack' }>['data'];
 
 export class Reports {
   readonly db: Db;
   readonly #insert;
+  readonly #install;
 
   constructor(dataDir: string) {
     this.db = openDatabase(join(dataDir, 'reports.sqlite'), { synchronous: 'FULL', migrations: MIGRATIONS, what: 'reports' });
     this.#insert = this.db.prepare('INSERT OR IGNORE INTO device_log (device, key, kind, at, received_at, record) VALUES (?, ?, ?, ?, ?, ?)');
+    this.#install = this.db.prepare('INSERT OR IGNORE INTO device_installs (device, install, first_received_at) VALUES (?, ?, ?)');
   }
 
   close(): void {
@@ -57,10 +97,22 @@ export class Reports {
     let inserted = 0;
     this.db
       .transaction(() => {
-        for (const r of batch.records) inserted += this.#insert.run(device, r.key, r.kind, r.at, receivedAt, JSON.stringify(r)).changes;
+        for (const r of batch.records) {
+          const n = this.#insert.run(device, r.key, r.kind, r.at, receivedAt, JSON.stringify(r)).changes;
+          if (n) this.#install.run(device, installOf(r.key), receivedAt);
+          inserted += n;
+        }
       })
       .immediate();
     return { keys: batch.records.map((r) => r.key), inserted };
+  }
+
+  /** Every device's acks of one emergency, each device's in the order the device made them (never by their stamps). */
+  emergencyAcks(emergency: string): { device: string; key: string; at: string; data: AckData }[] {
+    const rows = this.db
+      .prepare(`SELECT l.device, l.key, l.at, l.record FROM device_log l ${JOIN_INSTALL} WHERE l.kind = 'emergency-ack' AND json_extract(l.record, '$.data.emergency') = ? ORDER BY ${DEVICE_ORDER}`)
+      .all(emergency) as { device: string; key: string; at: string; record: string }[];
+    return rows.map((r) => ({ device: r.device, key: r.key, at: r.at, data: (JSON.parse(r.record) as { data: AckData }).data })).filter((r) => r.data.emergency === emergency);
   }
 
   count(device?: string, kind?: LogRecord['kind']): number {

@@ -18,7 +18,8 @@ import { allInScope, can, type Principal } from './access.js';
 // until a second account with the approver role approves it (never the one
 // who composed it). Commands are signed with the dispatch key at the moment
 // they are sent, with a fresh issued-at. The roll-up per zone counts each
-// device's latest ack: received, playing, finished, rejected — or silent.
+// device's latest ack — latest in the device's own sequence, not by its
+// clock: received, playing, finished, cancelled, rejected — or silent.
 
 export const ComposeRequest = z.strictObject({
   mode: z.enum(['actual', 'exercise', 'test']),
@@ -56,6 +57,16 @@ export interface Rollup {
   dispatch: string;
   zones: { zone: string; counts: Record<AckStatus, number> }[];
   devices: { device: string; zone: string; status: AckStatus; code?: string }[];
+}
+
+/**
+ * Whether a rejection is about the copy of a command that arrived rather than
+ * about playing it: admission refusals (expired, issued in the future,
+ * replayed, out of scope, rate-limited, inconsistent — any LOA_E_EMERGENCY_*),
+ * and a signature, key or payload the device would not accept.
+ */
+export function aboutACopy(code: string | undefined): boolean {
+  return !!code && (code.startsWith('LOA_E_EMERGENCY_') || code === 'LOA_E_SIGNATURE' || code.startsWith('LOA_E_KEY_') || code.startsWith('LOA_E_PAYLOAD_'));
 }
 
 /** Publishes a signed emergency command on the broker (the console's dispatch account). */
@@ -250,16 +261,22 @@ export class Dispatcher extends EventEmitter<{ changed: [id: string] }> {
     if (!d) throw new LoaError('LOA_E_NOT_FOUND', `no dispatch ${id}`);
     const cmd = d.command as EmergencyStart;
     const targets = this.#reg.devicesIn(null).filter((x) => x.status === 'active' && (cmd.scope.devices.includes(x.id) || cmd.scope.zones.some((z) => zoneContains(z, x.zone))));
-    const rows = this.#reports.db.prepare("SELECT device, record FROM device_log WHERE kind = 'emergency-ack' AND json_extract(record, '$.data.emergency') = ? ORDER BY at, key").all(id) as { device: string; record: string }[];
-    const latest = new Map<string, { status: AckStatus; code?: string }>();
-    for (const r of rows) {
-      const rec = JSON.parse(r.record) as { data: { emergency: string; status: AckStatus; code?: string } };
-      if (rec.data.emergency !== id) continue;
+    const latest = new Map<string, { status: AckStatus; code?: string; admitted: boolean }>();
+    // INVARIANT: each device's acks in the order the device made them (its record keys), never by their
+    // stamps: a clock stepped by the beacon puts 'received' hours after 'finished'.
+    for (const a of this.#reports.emergencyAcks(id)) {
+      const prev = latest.get(a.device);
       // A re-send to a device that already had it comes back as a replay: not news.
-      if (rec.data.code === 'LOA_E_EMERGENCY_REPLAYED') continue;
-      latest.set(r.device, { status: rec.data.status, ...(rec.data.code ? { code: rec.data.code } : {}) });
+      if (a.data.code === 'LOA_E_EMERGENCY_REPLAYED') continue;
+      // Once the device admitted the command, a refused copy of it (redelivered, late, forged) says nothing about
+      // what plays; a failed playback (LOA_E_AUDIO_INVALID) does.
+      if (a.data.status === 'rejected' && prev?.admitted && aboutACopy(a.data.code)) continue;
+      latest.set(a.device, { status: a.data.status, ...(a.data.code ? { code: a.data.code } : {}), admitted: !!prev?.admitted || a.data.status !== 'rejected' });
     }
-    const devices = targets.map((t) => ({ device: t.id, zone: t.zone, ...(latest.get(t.id) ?? { status: 'silent' as const }) }));
+    const devices = targets.map((t) => {
+      const l = latest.get(t.id);
+      return { device: t.id, zone: t.zone, ...(l ? { status: l.status, ...(l.code ? { code: l.code } : {}) } : { status: 'silent' as const }) };
+    });
     const zoneOf = (dz: string) => cmd.scope.zones.find((z) => zoneContains(z, dz)) ?? dz;
     const byZone = new Map<string, Record<AckStatus, number>>();
     for (const x of devices) {

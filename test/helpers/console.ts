@@ -23,8 +23,11 @@ export const CONSOLE_ACCOUNTS: [string, string, string?][] = [
 export interface ConsoleFixture {
   p: TestProvince;
   broker: RunningBroker;
-  server: ConsoleServer;
+  /** The running console (a new one after restart()). */
+  readonly server: ConsoleServer;
   as(name: string): Promise<Session>;
+  /** Stops the console and starts a new ConsoleServer on the same data directory and broker; sessions survive (they live in the registry). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -40,7 +43,7 @@ export interface Session {
 export async function consoleFixture(opts: { tts?: TtsService; ingest?: IngestService; log?: Logger; capAreas?: ConstructorParameters<typeof ConsoleServer>[0]['capAreas']; approvalModes?: ('exercise' | 'test')[] } = {}): Promise<ConsoleFixture> {
   const p = await makeProvince({ accounts: CONSOLE_ACCOUNTS });
   const broker = await startBroker(p.registry, p.dir);
-  const server = new ConsoleServer({
+  const make = () => new ConsoleServer({
     registry: p.registry,
     log: opts.log ?? silentLogger(),
     broker: { url: broker.url, console: { username: 'console', password: p.accounts.console!.secret }, dispatch: { username: 'dispatch', password: p.accounts.dispatch!.secret } },
@@ -51,6 +54,7 @@ export async function consoleFixture(opts: { tts?: TtsService; ingest?: IngestSe
     ...(opts.approvalModes ? { approvalModes: opts.approvalModes } : {}),
     beaconMs: 60_000,
   });
+  let server = make();
   await server.start();
   const as = async (name: string): Promise<Session> => {
     const r = await server.app.inject({ method: 'POST', url: '/api/login', payload: { name, password: p.accounts[name]!.secret } });
@@ -64,8 +68,15 @@ export async function consoleFixture(opts: { tts?: TtsService; ingest?: IngestSe
   return {
     p,
     broker,
-    server,
+    get server() {
+      return server;
+    },
     as,
+    restart: async () => {
+      await server.stop();
+      server = make();
+      await server.start();
+    },
     stop: async () => {
       await server.stop();
       await broker.stop();
