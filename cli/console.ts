@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { command, group, int, str, UsageError } from '../lib/cli.js';
-import { LoaError } from '../protocol/errors.js';
+import { isLoaError, LoaError } from '../protocol/errors.js';
 import { AssetLibrary } from '../provisioning/library.js';
 import { buildTarget, parseTargetSpec, setTarget, storedTargets } from '../provisioning/targets.js';
 import { actor, DATA_OPTION, JSON_OPTION, openRegistry, untilSignal, withRegistry } from './common.js';
@@ -60,7 +60,13 @@ export const consoleCmd = command({
     });
     const stopping = untilSignal();
     try {
-      await server.start();
+      try {
+        await server.start();
+      } catch (e) {
+        // Nothing is left running by a failed start (ConsoleServer.start): say what to change, exit non-zero.
+        if (isLoaError(e, 'LOA_E_LISTEN')) throw new LoaError('LOA_E_LISTEN', `${e.message}; choose another with --port PORT${e.context.reason === 'EADDRNOTAVAIL' ? ' or --host ADDR' : ''}`, { cause: e, context: e.context });
+        throw e;
+      }
       if (server.address) inv.io.err(`Loa console: http://${server.address.address}:${server.address.port}/`);
       if (!dispatchPassword) log.warn('no dispatch account configured: emergencies cannot be sent from this console');
       await stopping;

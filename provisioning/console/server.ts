@@ -86,7 +86,22 @@ export class ConsoleServer {
     await c.publishAsync(topic, payload, { qos: 1 });
   }
 
+  /**
+   * Connects the MQTT services and the dispatch account, then listens. If
+   * any step fails, whatever was started is stopped before the error is
+   * thrown: nothing is left running half-started (a poll of the registry the
+   * caller is about to close, a broker connection keeping the process alive).
+   */
   async start(): Promise<void> {
+    try {
+      await this.#start();
+    } catch (e) {
+      await this.#shutdown().catch((err: unknown) => this.#o.log.warn({ err }, 'cannot stop what had started'));
+      throw e;
+    }
+  }
+
+  async #start(): Promise<void> {
     const o = this.#o;
     await this.services.start();
     if (o.broker.dispatch) {
@@ -117,7 +132,11 @@ export class ConsoleServer {
         uiDir: UI_DIR,
         publishTargets: () => this.services.publishTargets(),
       });
-      await this.#app.listen({ host: o.http.host, port: o.http.port });
+      try {
+        await this.#app.listen({ host: o.http.host, port: o.http.port });
+      } catch (e) {
+        throw listenError(e, o.http.host, o.http.port);
+      }
       this.#address = this.#app.server.address() as AddressInfo;
       o.log.info({ http: `http://${this.#address.address}:${this.#address.port}` }, 'console listening');
     }
@@ -138,10 +157,35 @@ export class ConsoleServer {
   }
 
   async stop(): Promise<void> {
-    if (this.#resend) clearInterval(this.#resend);
-    await this.#app?.close();
-    if (this.#dispatchClient) await endClient(this.#dispatchClient);
-    await this.services.stop();
+    await this.#shutdown();
     this.reports.close();
   }
+
+  async #shutdown(): Promise<void> {
+    if (this.#resend) clearInterval(this.#resend);
+    this.#resend = null;
+    const app = this.#app;
+    this.#app = null;
+    this.#address = null;
+    await app?.close();
+    const c = this.#dispatchClient;
+    this.#dispatchClient = null;
+    if (c) await endClient(c);
+    await this.services.stop();
+  }
+}
+
+/** Why the HTTP listener cannot be opened, in words that say what to change. */
+function listenError(e: unknown, host: string, port: number): LoaError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const at = `${host}:${port}`;
+  const why =
+    code === 'EADDRINUSE'
+      ? 'the port is in use by another program (another console?)'
+      : code === 'EACCES'
+        ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
+        : code === 'EADDRNOTAVAIL'
+          ? 'no network interface of this machine has that address'
+          : (e as Error).message;
+  return new LoaError('LOA_E_LISTEN', `cannot listen on ${at}: ${why}`, { cause: e, context: { host, port, reason: code ?? 'unknown' } });
 }
