@@ -7,8 +7,10 @@ import { LoaError } from '../protocol/errors.js';
 
 // An audio upload (multipart, one file) written to a private temporary
 // folder, for the console's library and the panel's local announcements.
-// Nothing is left behind when it fails or is too large; on success the
-// caller owns `dispose`.
+// The `title` field may come before or after the file (a browser sends its
+// FormData in the order it was filled, curl in the order of its -F options),
+// so the whole body is read, part by part. Nothing is left behind when it
+// fails or is too large; on success the caller owns `dispose`.
 
 export interface Upload {
   file: string;
@@ -18,22 +20,32 @@ export interface Upload {
 }
 
 export async function receiveUpload(req: FastifyRequest): Promise<Upload> {
-  const part = await req.file();
-  if (!part) throw new LoaError('LOA_E_AUDIO_INVALID', 'no file in the upload', { context: { reason: 'empty' } });
-  const titleField = part.fields.title as { value?: unknown } | undefined;
-  const title = typeof titleField?.value === 'string' && titleField.value.trim() ? titleField.value.normalize('NFC').trim() : part.filename.normalize('NFC').replace(/\.[^.]+$/, '');
-  const dir = mkdtempSync(join(tmpdir(), 'loa-upload-'));
-  const dispose = () => rmSync(dir, { recursive: true, force: true });
-  const file = join(dir, 'upload');
+  let dir: string | null = null;
+  const dispose = () => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  };
+  let filename: string | null = null;
+  let titleField: string | null = null;
   try {
-    await pipeline(part.file, createWriteStream(file));
+    for await (const part of req.parts()) {
+      if (part.type === 'field') {
+        if (part.fieldname === 'title' && typeof part.value === 'string') titleField = part.value;
+        continue;
+      }
+      if (dir) throw Object.assign(new Error('a second file part'), { code: 'FST_FILES_LIMIT' });
+      // INVARIANT: a file part is read to its end before the next part is asked for (busboy waits for it).
+      dir = mkdtempSync(join(tmpdir(), 'loa-upload-'));
+      filename = part.filename;
+      await pipeline(part.file, createWriteStream(join(dir, 'upload')));
+      if (part.file.truncated) throw new LoaError('LOA_E_AUDIO_INVALID', 'the file is larger than the upload limit', { context: { reason: 'too-large' } });
+    }
   } catch (e) {
     dispose();
+    // The parser's own limit on file parts (one).
+    if ((e as { code?: unknown }).code === 'FST_FILES_LIMIT') throw new LoaError('LOA_E_AUDIO_INVALID', 'send one file per upload', { context: { reason: 'several-files' } });
     throw e;
   }
-  if (part.file.truncated) {
-    dispose();
-    throw new LoaError('LOA_E_AUDIO_INVALID', 'the file is larger than the upload limit', { context: { reason: 'too-large' } });
-  }
-  return { file, title, dispose };
+  if (!dir || filename === null) throw new LoaError('LOA_E_AUDIO_INVALID', 'no file in the upload', { context: { reason: 'empty' } });
+  const title = titleField?.trim() ? titleField.normalize('NFC').trim() : filename.normalize('NFC').replace(/\.[^.]+$/, '');
+  return { file: join(dir, 'upload'), title, dispose };
 }

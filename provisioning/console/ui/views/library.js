@@ -94,7 +94,6 @@ function uploadForm(onAdded) {
         sent.value = 0;
         ingest.value = 0;
         const data = new FormData();
-        // The title field before the file: the server reads fields that precede the file part.
         data.append('title', title.value.normalize('NFC').trim());
         data.append('file', f, f.name);
         try {
