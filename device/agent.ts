@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../lib/log.js';
@@ -14,11 +13,13 @@ import type { DeviceConfig } from './config.js';
 import { MqttLink } from './link.js';
 import { OutboxSender } from './outbox-sender.js';
 import { recoverAssets } from './recovery.js';
-import { DeviceStore } from './store.js';
+import { DeviceStore, storeFault, type InflightRow } from './store.js';
+import { DataDirLock, DiskReserve } from './store-guard.js';
+import { planRecovery } from './recovery-plays.js';
 import { SyncRunner } from './sync-runner.js';
-import { cpuTemperatureC, freeBytes, ntpSynchronised } from './system-probe.js';
-import { ClockTrust } from './clock.js';
-import type { PlayLogData } from './arbiter.js';
+import { bootId, cpuTemperatureC, freeBytes, ntpSynchronised } from './system-probe.js';
+import { ClockTrust, systemMono } from './clock.js';
+import type { PlayLogData, PlayRequest, Resume } from './arbiter.js';
 import { PlaybackEngine } from './playback.js';
 import { Scheduler } from './scheduler.js';
 import { ScheduleTicker } from './ticker.js';
@@ -29,7 +30,7 @@ import { openRelay } from './relay-open.js';
 import { effectiveRules } from '../schedules/rules.js';
 import { checkProgrammes } from '../schedules/plan.js';
 import type { AudioSink } from '../audio/types.js';
-import { LiveControl, TimeBeacon } from '../protocol/payloads.js';
+import { LiveControl, TimeBeacon, type LogKind } from '../protocol/payloads.js';
 import { zoneContains } from '../protocol/ids.js';
 import { OperatorDesk } from './operator-desk.js';
 
@@ -77,12 +78,29 @@ export class Agent extends EventEmitter<AgentEvents> {
   #linkSince: number | null = null;
   readonly #id: string;
   #target: TargetState | null = null;
+  /** The signed envelope of the target in force, as received (written again into a rebuilt store). */
+  #targetEnvelope: string | null = null;
+  #targetReceivedAt = 0;
   #receivedVersion: number | null = null;
   #rejection: LoaError | null = null;
   #timers: NodeJS.Timeout[] = [];
   #startedAt = 0;
   #lastTelemetryKey = '';
   #stopped = false;
+  readonly #lock: DataDirLock;
+  readonly #reserve: DiskReserve;
+  /** This boot's id: monotonic instants kept in the store are comparable within it only. */
+  readonly #boot: string;
+  /** No store could be written at start (disk full): one in memory, nothing survives a restart. */
+  #memoryStore = false;
+  /** Requests recovered after a restart that wait for a trusted clock before they go back to the arbiter (device/recovery-plays.ts). */
+  #recovering = new Map<string, { req: PlayRequest; resume: Resume | null; row: InflightRow }>();
+  /** In-flight rows of emergencies recovered and still held by the desk (kept on disk until it plays them). */
+  #recoveringEmergencies = new Map<string, InflightRow>();
+  #wasTrusted = false;
+  #askedTimeAt = -Infinity;
+  #floorSavedAt = -Infinity;
+  #rebuilding = false;
 
   constructor(deps: AgentDeps) {
     super();
@@ -93,11 +111,19 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.#deps = deps;
     this.clock =
       deps.clock ??
-      new ClockTrust({ wall: Date.now, mono: () => performance.now(), ntp: () => ntpSynchronised(), rtc: c.agent.clock.rtc, beaconTrustMs: c.agent.clock.beaconTrustMs, correctAboveMs: c.agent.clock.correctAboveMs });
+      new ClockTrust({ wall: Date.now, mono: systemMono, ntp: () => ntpSynchronised(), rtc: c.agent.clock.rtc, beaconTrustMs: c.agent.clock.beaconTrustMs, correctAboveMs: c.agent.clock.correctAboveMs });
     this.#now = () => this.clock.now();
+    this.#boot = bootId();
     this.#verifier = new Verifier(c.keys.console);
-    mkdirSync(c.data, { recursive: true, mode: 0o700 });
-    this.store = new DeviceStore(join(c.data, 'device.sqlite'), { outboxMax: c.agent.outboxMax });
+    // One agent per data directory (device/store-guard.ts): a second one refuses to start, saying which one has it.
+    this.#lock = DataDirLock.acquire(c.data);
+    try {
+      this.#reserve = new DiskReserve(c.data, c.agent.storeReserveBytes);
+      this.store = this.#openStore(join(c.data, 'device.sqlite'));
+    } catch (e) {
+      this.#lock.release();
+      throw e;
+    }
     this.files = new AssetFiles(c.data);
     const status = (reason: 'will'): Buffer => encodePayload('status', { state: 'offline', reason } satisfies DeviceStatus);
     this.link = new MqttLink({
@@ -137,19 +163,98 @@ export class Agent extends EventEmitter<AgentEvents> {
     return this.#target;
   }
 
+  /**
+   * Opens the store: a damaged file is set aside and a fresh store started
+   * (DeviceStore.open); a disk too full even for that gets the headroom
+   * back, and failing that a store in memory, so the horns still work.
+   */
+  #openStore(file: string): DeviceStore {
+    const opts = {
+      outboxMax: this.config.agent.outboxMax,
+      now: this.#now,
+      onFull: () => this.#onDiskFull(),
+      onCorrupt: (err: LoaError) => this.#onStoreCorrupt(err),
+    };
+    const open = () => {
+      const r = DeviceStore.open(file, opts);
+      if (r.quarantined) this.#log.error({ code: 'LOA_E_STORE_CORRUPT', quarantined: r.quarantined.dir, reason: r.quarantined.reason }, 'device store was damaged: set aside for the technician; starting afresh and resyncing from the province');
+      return r.store;
+    };
+    try {
+      return open();
+    } catch (e) {
+      if (storeFault(e) !== 'full') throw e;
+      if (this.#reserve.release()) {
+        this.#log.error({ code: 'LOA_E_STORE_FULL' }, 'the disk is full: store headroom released to open the store');
+        try {
+          return open();
+        } catch (e2) {
+          if (storeFault(e2) !== 'full') throw e2;
+        }
+      }
+      this.#log.error({ code: 'LOA_E_STORE_FULL', err: reasonOf(e) }, 'the disk is full: running with a store in memory (emergencies still sound; nothing survives a restart)');
+      this.#memoryStore = true;
+      return new DeviceStore(':memory:', opts);
+    }
+  }
+
+  /** The store found the disk full: release the headroom (it is tried once more) and say so. */
+  #onDiskFull(): boolean {
+    const freed = this.#reserve.release();
+    this.#log.error({ code: 'LOA_E_STORE_FULL', freed }, freed ? 'the disk is full: store headroom released; recording goes on' : 'the disk is full and the headroom is used up: records wait in memory');
+    queueMicrotask(() => this.#publishTelemetry(false));
+    return freed;
+  }
+
+  /** The store went bad while running: set it aside, start afresh, write back what the agent knows (target, assets on disk). */
+  #onStoreCorrupt(err: LoaError): void {
+    if (this.#rebuilding || this.#stopped) return;
+    this.#rebuilding = true;
+    // Not inside the failing call: the rebuild closes the connection that call runs on.
+    setImmediate(() => {
+      void this.#rebuildStore(err.message).finally(() => (this.#rebuilding = false));
+    });
+  }
+
+  async #rebuildStore(reason: string): Promise<void> {
+    try {
+      const dir = this.store.rebuild(reason);
+      this.#log.error({ code: 'LOA_E_STORE_CORRUPT', quarantined: dir, reason }, 'device store damaged while running: set aside for the technician; rebuilt from the target in force');
+      const t = this.#target;
+      const env = this.#targetEnvelope;
+      if (t && env) this.store.saveTarget(t.version, env, this.#iso());
+      await recoverAssets(this.store, this.files, t?.assets ?? [], this.#log);
+      this.store.flushHeld();
+      this.sync.setTarget(t);
+      this.#publishState();
+      this.#publishTelemetry(true);
+    } catch (e) {
+      this.#log.error({ err: reasonOf(e) }, 'cannot rebuild the device store; emergencies still sound, records wait in memory');
+    }
+  }
+
   async start(): Promise<void> {
     this.#startedAt = this.#now();
     this.files.ensureDirs();
+    // Time known to have passed: the floor stored before the restart (moved on by the monotonic clock within one boot).
+    this.#loadFloor();
     const stored = this.store.target();
     if (stored) {
       try {
         this.#target = decodeSigned('target', 'target', TargetState, stored.envelope, this.#verifier).payload;
+        this.#targetEnvelope = stored.envelope;
+        this.#targetReceivedAt = Date.parse(stored.receivedAt);
         this.#receivedVersion = stored.version;
+        this.clock.observeFloor(Date.parse(this.#target.issuedAt));
       } catch (e) {
         // The bundle's keys changed under a stored target: wait for the province to send a new one.
         this.#log.error({ err: e }, 'stored target no longer verifies; waiting for a new one');
       }
     }
+    // Records stamped with an untrusted clock in an earlier boot can never be corrected: they go marked as such.
+    this.store.releaseOtherBoots(this.#boot);
+    this.#wasTrusted = this.clock.trusted;
+    if (!this.#reserve.held && !this.#memoryStore && !this.#reserve.ensure()) this.#log.warn({ bytes: this.#reserve.bytes }, 'no room for the store headroom on the disk');
     await recoverAssets(this.store, this.files, this.#target?.assets ?? [], this.#log);
     this.sync.on('applied', (v) => {
       this.#publishState();
@@ -163,7 +268,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.#linkSince = this.#now();
     this.link.on('up', () => {
       this.#linkSince = this.#now();
-      void this.link.publish(topics.status(this.#id), encodePayload('status', { state: 'online', reason: 'connected', at: this.#iso(), agent: loaVersion() } satisfies DeviceStatus), { qos: 1, retain: true }).catch(() => {});
+      this.#announce();
       this.#publishState();
       this.#publishTelemetry(true);
       this.sync.onLinkUp();
@@ -180,9 +285,16 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     this.link.on('message', (topic, payload) => this.#onMessage(topic, payload));
     await this.#startPlayback();
+    this.#recoverPlays();
     this.sync.setTarget(this.#target);
     this.link.start();
-    this.#timers.push(setInterval(() => this.sync.tick(), 1000));
+    this.#timers.push(
+      setInterval(() => {
+        this.sync.tick();
+        this.#watchClock();
+      }, 1000),
+    );
+    this.#timers.push(setInterval(() => this.#housekeeping(), 5000));
     // The scheduler wakes at its next item's instant (at least every 500 ms) and the player gets that item ready ahead (device/ticker.ts).
     const ticker = new ScheduleTicker({ scheduler: this.#scheduler!, player: this.#engine, now: this.#now, alive: () => !this.#stopped, log: this.#log });
     this.on('applied', () => ticker.rearm());
@@ -213,7 +325,11 @@ export class Agent extends EventEmitter<AgentEvents> {
       now: this.#now,
       clockTrusted: () => this.clock.trusted,
       record,
-      emergency: (id, status, reason) => this.#desk?.onPlayer(id, status, reason),
+      // One transaction per decision: its records, the acks that end emergencies, and what the arbiter holds now.
+      persist: (logs, held) => this.#persistDecision(logs, held),
+      emergency: (id, status) => {
+        if (status === 'playing') this.#desk?.onPlaying(id);
+      },
     });
     this.#engine.start();
     this.#sink.on('started', () => this.#publishTelemetry(false));
@@ -223,27 +339,35 @@ export class Agent extends EventEmitter<AgentEvents> {
       zone: c.device.zone,
       verifier: new Verifier(c.keys.dispatch),
       store: this.store,
-      now: this.#now,
-      clockTrusted: () => this.clock.trusted,
+      clock: this.clock,
+      mono: () => this.clock.mono(),
+      boot: this.#boot,
       volume: () => effectiveRules(this.#target?.rules ?? []).emergencyVolume,
       hasAsset,
       fetchNow: (asset, until) => this.sync.fetchNow(asset, until),
-      dispatch: (ev) => this.#engine!.dispatch(ev),
-      record: (kind, data) => this.record(kind, data),
+      dispatch: (ev) => {
+        if (ev.type === 'request') this.#recoveringEmergencies.delete(ev.req.id);
+        this.#engine!.dispatch(ev);
+      },
+      commit: (records, also) => this.#commit(records, also),
+      askTime: () => this.#askTime(),
+      holdMs: c.agent.emergency.holdMs,
       skewMs: c.agent.emergency.skewMs,
       rate: new EmergencyRateLimit(c.agent.emergency.maxStarts, c.agent.emergency.perMs),
       log: this.#log,
     });
     this.#scheduler = new Scheduler({
       now: this.#now,
-      mono: () => performance.now(),
+      mono: () => this.clock.mono(),
       target: () => {
         const t = this.#target;
-        const stored = this.store.target();
-        if (!t || !stored || stored.version !== t.version) return null;
-        // Only what is on the device can be planned; an item whose asset is still missing is refused as such.
-        return { state: { ...t, assets: t.assets.filter((a) => hasAsset(a.sha256)) }, receivedAt: Date.parse(stored.receivedAt) };
+        if (!t) return null;
+        // Planned with every asset's duration from the target; an item whose asset is still on its way waits for it (scheduler.ts).
+        return { state: t, receivedAt: this.#targetReceivedAt };
       },
+      hasAsset,
+      clockTrusted: () => this.clock.trusted,
+      // markPlanDone keeps the key in memory when the disk is full: still done once (device/store.ts).
       done: { has: (k) => this.store.planDone(k), add: (k, at) => this.store.markPlanDone(k, at), prune: (b) => this.store.prunePlanDone(b) },
       // The commune operator's volume, within the caps (device/operator-desk.ts).
       dispatch: (ev) => this.#engine!.dispatch(this.#operator ? this.#operator.adjust(ev) : ev),
@@ -307,26 +431,196 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const t of this.#timers) clearInterval(t);
+    this.#desk?.stop();
+    this.#saveFloor(true);
     await this.#engine?.stop();
     await this.#sink?.close();
     await this.#relay?.close();
     this.sync.stop();
     this.outbox.stop();
     await this.link.stop({ topic: topics.status(this.#id), payload: encodePayload('status', { state: 'offline', reason: 'shutdown', at: this.#iso() } satisfies DeviceStatus) });
-    this.store.close();
+    try {
+      this.store.close();
+    } finally {
+      this.#lock.release();
+    }
     this.#log.info('agent stopped');
   }
 
-  /** Records an event for the province: written to the outbox in the caller's transaction. */
+  /** Records an event for the province (outbox and local journal). */
   record(kind: LogRecord['kind'], data: LogRecord['data'], at = this.#iso()): void {
-    const rec = this.store.tx(() => {
-      const r = { key: this.store.nextKey(), at, kind, data } as LogRecord;
-      this.store.enqueue(r);
-      this.store.journal(r);
-      return r;
+    this.#commit([{ kind, data, at }]);
+  }
+
+  /**
+   * Records events in one transaction with `also.disk` (what the store must
+   * hold with them). When the store cannot write (disk full, damaged) the
+   * records are kept in memory — sent from there, written when there is
+   * room — and `also.memory` runs instead: nothing is lost while the agent
+   * runs, and it keeps running. Records made before the clock is trusted
+   * carry the monotonic instant they were made at, to be corrected.
+   */
+  #commit(items: { kind: LogKind; data: LogRecord['data']; at?: string }[], also?: { disk: () => void; memory: () => void }): void {
+    const untrusted = this.clock.trusted ? null : { mono: this.clock.mono(), boot: this.#boot };
+    const made: LogRecord[] = [];
+    const make = (key: string, it: (typeof items)[number]) => ({ key, at: it.at ?? this.#iso(), kind: it.kind, data: it.data, ...(untrusted && it.kind === 'emergency-ack' ? { clock: 'untrusted' } : {}) }) as LogRecord;
+    const ok = this.store.commit(
+      () => {
+        made.length = 0;
+        for (const it of items) {
+          const r = make(this.store.nextKey(), it);
+          this.store.enqueue(r, untrusted);
+          this.store.journal(r, untrusted);
+          made.push(r);
+        }
+        also?.disk();
+      },
+      () => {
+        made.length = 0;
+        for (const it of items) {
+          const r = make(this.store.nextKeyInMemory(), it);
+          this.store.holdRecord(r, untrusted);
+          made.push(r);
+        }
+        also?.memory();
+      },
+    );
+    if (!ok) this.#log.warn({ records: made.length, held: this.store.heldCount }, 'store cannot write: records kept in memory until the disk has room');
+    if (made.length) this.outbox.kick();
+    for (const r of made) this.emit('record', r);
+  }
+
+  /** The player's decision: its play-log records, the acks ending emergencies, and what the arbiter holds (device/playback.ts persist). */
+  #persistDecision(logs: PlayLogData[], held: InflightRow[]): void {
+    const records: { kind: LogKind; data: LogRecord['data'] }[] = [];
+    const ended: string[] = [];
+    for (const d of logs) {
+      records.push({ kind: 'play', data: d });
+      const ack = EmergencyDesk.endingAck(d);
+      if (ack) {
+        records.push(ack);
+        ended.push(d.emergency!);
+      }
+    }
+    const rows = [...held, ...[...this.#recovering.values()].map((r) => r.row), ...[...this.#recoveringEmergencies.values()].filter((r) => this.#desk?.isHolding(r.id))];
+    this.#commit(records, {
+      disk: () => {
+        this.store.setInflight(rows);
+        for (const id of ended) this.store.removeActiveEmergency(id);
+      },
+      memory: () => {},
     });
+    for (const id of ended) this.#desk?.ended(id);
+  }
+
+  /**
+   * After a restart: plays the store says were held when the agent stopped
+   * are reported or given back to the arbiter (device/recovery-plays.ts);
+   * emergencies are judged again by the desk.
+   */
+  #recoverPlays(): void {
+    const rows = this.store.inflight();
+    const active = this.store.activeEmergencies();
+    if (!rows.length && !active.length) return;
+    const plan = planRecovery(rows);
+    for (const r of plan.requeue) this.#recovering.set(r.req.id, r);
+    for (const r of plan.emergencies) this.#recoveringEmergencies.set(r.id, r);
+    if (plan.report.length) this.#commit(plan.report.map((d) => ({ kind: 'play' as const, data: d })));
+    const emergencies = this.#desk?.recover(active, plan.emergencies) ?? 0;
+    this.#log.warn({ reported: plan.report.length, toResume: plan.requeue.length, emergencies }, 'recovered what was playing when the agent stopped');
+    this.#requeueRecovered();
+  }
+
+  /** Gives recovered requests back to the arbiter once the clock allows them. */
+  #requeueRecovered(): void {
+    if (!this.#recovering.size || !this.#engine) return;
+    for (const [id, r] of this.#recovering) {
+      if (r.req.requiresTrustedClock && !this.clock.trusted) continue;
+      this.#recovering.delete(id);
+      this.#engine.dispatch({ type: 'request', req: r.req, at: this.#now(), ...(r.resume ? { resume: r.resume } : {}) });
+    }
+  }
+
+  /** Publishes the online status, asking the province for the time (device/clock.ts). */
+  #announce(): void {
+    this.#askedTimeAt = this.clock.mono();
+    const status: DeviceStatus = { state: 'online', reason: 'connected', at: this.#iso(), agent: loaVersion(), nonce: this.clock.requestTime() };
+    void this.link.publish(topics.status(this.#id), encodePayload('status', status), { qos: 1, retain: true }).catch(() => {});
+  }
+
+  /** Asks the province for the time again, at most every 10 s. */
+  #askTime(): void {
+    if (!this.link.connected || this.clock.mono() - this.#askedTimeAt < 10_000) return;
+    this.#announce();
+  }
+
+  /** The clock became trusted (an answered beacon, NTP): correct what was stamped before, judge held emergencies, resume recovered plays. */
+  #watchClock(): void {
+    const trusted = this.clock.trusted;
+    if (trusted === this.#wasTrusted) return;
+    this.#wasTrusted = trusted;
+    if (!trusted) return void this.#publishTelemetry(false);
+    const n = this.store.correctUntrusted(this.#boot, (mono) => this.clock.timeAt(mono));
+    if (n) this.#log.info({ records: n }, 'records made before the clock was trusted: times corrected');
+    this.#saveFloor(true);
+    this.#desk?.onClock();
+    this.#requeueRecovered();
     this.outbox.kick();
-    this.emit('record', rec);
+    this.#publishTelemetry(true);
+  }
+
+  #loadFloor(): void {
+    const v = this.store.setting('time_floor');
+    if (!v) return;
+    try {
+      const f = JSON.parse(v) as { at: number; mono: number; boot: string };
+      this.clock.observeFloor(f.boot === this.#boot ? f.at + Math.max(0, this.clock.mono() - f.mono) : f.at);
+    } catch {
+      // an unreadable floor is no evidence
+    }
+  }
+
+  /** Stores a time known to have passed (the trusted time, or the floor), at most every minute unless `now`. */
+  #saveFloor(now = false): void {
+    const mono = this.clock.mono();
+    if (!now && mono - this.#floorSavedAt < 60_000) return;
+    const at = this.clock.trusted ? this.clock.now() : this.clock.floor();
+    if (at === null) return;
+    this.#floorSavedAt = mono;
+    try {
+      this.store.setSetting('time_floor', JSON.stringify({ at, mono, boot: this.#boot }));
+    } catch {
+      // a full disk: the floor in memory still holds
+    }
+  }
+
+  /** Every few seconds: give the store back what it held in memory once the disk has room, remake the headroom, keep the time floor. */
+  #housekeeping(): void {
+    this.#saveFloor();
+    if (this.#memoryStore) return;
+    const needs = this.store.heldCount > 0 || this.store.health.state === 'full' || !this.#reserve.held;
+    if (!needs) return;
+    let free = 0;
+    try {
+      free = freeBytes(this.config.data);
+    } catch {
+      return;
+    }
+    if (free < this.#reserve.bytes + 1024 * 1024) return;
+    const wasFull = this.store.health.state === 'full';
+    if (this.store.heldCount > 0 || wasFull) this.store.flushHeld();
+    const t = this.#target;
+    if (t && this.#targetEnvelope && this.store.health.state === 'ok' && this.store.target()?.version !== t.version) {
+      try {
+        this.store.saveTarget(t.version, this.#targetEnvelope, new Date(this.#targetReceivedAt).toISOString());
+      } catch {
+        // still no room: next time
+      }
+    }
+    if (this.store.health.state === 'ok' && !this.#reserve.held && this.#reserve.ensure() && wasFull) {
+      this.#log.info({ freeBytes: free }, 'the disk has room again: records written, store headroom restored');
+      this.#publishTelemetry(true);
+    }
   }
 
   #iso(): string {
@@ -345,6 +639,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       if (t.kind === 'device' && t.sub === 'log/ack') return this.outbox.onAck(decodePayload('log/ack', LogAck, payload));
       if (t.kind === 'zone-emergency' || t.kind === 'device-emergency') return this.#desk?.handle(payload);
       if (t.kind === 'time') return this.#onBeacon(payload);
+      if (t.kind === 'device' && t.sub === 'clock') return this.#onBeacon(payload);
       if (t.kind === 'zone-live') return this.#onLive(payload);
       this.#log.debug({ topic }, 'message on a topic the agent does not act on');
     } catch (e) {
@@ -355,11 +650,15 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   #onBeacon(payload: Buffer): void {
     const beacon = decodeSigned('time', 'time', TimeBeacon, payload, this.#verifier).payload;
-    const wasTrusted = this.clock.trusted;
     const r = this.clock.onBeacon(beacon);
+    if (r.wantTime) this.#askTime();
     if (!r.ok) return this.#log.warn({ seq: beacon.seq, reason: r.reason }, 'time beacon refused');
-    if (r.correctedByMs) this.#log.warn({ correctedByMs: r.correctedByMs, seq: beacon.seq }, 'clock corrected by the province time beacon');
-    if (!wasTrusted && this.clock.trusted) this.#publishTelemetry(true);
+    if (r.correctedByMs) {
+      if (Math.abs(r.correctedByMs) > this.config.agent.clock.correctAboveMs) this.#log.warn({ correctedByMs: Math.round(r.correctedByMs), seq: beacon.seq, answered: r.answered }, 'clock corrected by the province time beacon');
+      // What the player holds was stamped by the old time: it moves with the clock.
+      this.#engine?.clockShifted(r.correctedByMs);
+    }
+    this.#watchClock();
   }
 
   #onLive(payload: Buffer): void {
@@ -393,8 +692,18 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (current && target.version < current.version) {
       return this.#reject(new LoaError('LOA_E_TARGET_STALE', `target version ${target.version} is older than version ${current.version} in force`, { context: { version: target.version } }));
     }
-    this.store.tx(() => this.store.saveTarget(target.version, payload.toString('utf8'), this.#iso()));
+    const envelope = payload.toString('utf8');
+    try {
+      this.store.saveTarget(target.version, envelope, this.#iso());
+    } catch (e) {
+      // A full disk or a damaged store: the target is in force from memory all the same, and written when the store can.
+      if (storeFault(e) === null) throw e;
+      this.#log.error({ version: target.version, err: reasonOf(e) }, 'target accepted but not stored');
+    }
     this.#target = target;
+    this.#targetEnvelope = envelope;
+    this.#targetReceivedAt = this.#now();
+    this.clock.observeFloor(Date.parse(target.issuedAt));
     this.#rejection = null;
     this.#log.info({ version: target.version, assets: target.assets.length, programmes: target.programmes.length }, 'target accepted');
     this.sync.setTarget(target);
@@ -438,19 +747,31 @@ export class Agent extends EventEmitter<AgentEvents> {
       playing: this.#engine?.nowPlaying ?? null,
       volume: this.#engine?.volume ?? this.#operator?.volumeNow().setting ?? effectiveRules(this.#target?.rules ?? []).defaultVolume,
       amplifier: this.#relay?.state ?? 'off',
-      disk: { freeBytes: free, usedBytes: this.store.storedBytes(), budgetBytes: this.config.agent.diskBudgetBytes, full: this.sync.noRoom.length > 0 },
+      disk: { freeBytes: free, usedBytes: this.store.storedBytes(), budgetBytes: this.config.agent.diskBudgetBytes, full: this.sync.noRoom.length > 0 || this.store.health.state === 'full' },
       cpuTempC: cpuTemperatureC(),
       clock: { trusted: this.clock.trusted, source: this.clock.source },
       rttMs: this.link.rttMs,
       ...(dropped ? { outboxDropped: dropped } : {}),
+      ...(this.storeStatus ? { store: this.storeStatus } : {}),
     };
+  }
+
+  /** How the store is, when it is not simply well (telemetry, the panel); rebuilds are reported for a week. */
+  get storeStatus(): NonNullable<Telemetry['store']> | null {
+    const held = this.store.heldCount;
+    if (this.#memoryStore) return { state: 'memory', since: new Date(this.#startedAt).toISOString(), held, detail: 'no store could be written at start: the disk is full' };
+    const h = this.store.health;
+    if (h.state !== 'ok' || held > 0) return { state: 'full', since: h.since, held, ...(h.reason ? { detail: h.reason.slice(0, 300) } : {}) };
+    const r = this.store.rebuilt();
+    if (r && this.#now() - Date.parse(r.at) < 7 * 24 * 3600_000) return { state: 'rebuilt', since: r.at, held, detail: `damaged store kept at ${r.dir}`.slice(0, 300) };
+    return null;
   }
 
   /** Publishes telemetry: always when `force`, otherwise only when something watched has changed. */
   #publishTelemetry(force: boolean): void {
     if (!this.link.connected) return;
     const t = this.telemetry();
-    const key = JSON.stringify([t.appliedVersion, t.disk.full, t.playing?.level, t.playing?.title, t.playing?.since, t.volume, t.amplifier, t.clock]);
+    const key = JSON.stringify([t.appliedVersion, t.disk.full, t.playing?.level, t.playing?.title, t.playing?.since, t.volume, t.amplifier, t.clock, t.store?.state]);
     if (!force && key === this.#lastTelemetryKey) return;
     this.#lastTelemetryKey = key;
     this.emit('telemetry', t);

@@ -101,12 +101,20 @@ export interface ArbiterState {
 
 export const initialState = (clockTrusted: boolean): ArbiterState => ({ playing: null, waiting: [], suspended: [], clockTrusted, seq: 0 });
 
+/** Where a request recovered after a restart was cut (device/recovery-plays.ts): it goes on from there, and its log keeps its first start. */
+export interface Resume {
+  offsetMs: number;
+  firstStartedAt: number;
+  interruptedBy?: Level;
+}
+
 export type ArbiterEvent =
-  | { type: 'request'; req: PlayRequest; at: number }
+  | { type: 'request'; req: PlayRequest; at: number; resume?: Resume }
   | { type: 'cancel'; id: string; at: number; reason: string }
   | { type: 'ended'; id: string; at: number }
   | { type: 'failed'; id: string; at: number; error: string }
-  | { type: 'clock'; trusted: boolean; at: number }
+  /** The clock's trust changed, or the agent's time was stepped by `shiftMs` (a beacon): instants held are moved with it. */
+  | { type: 'clock'; trusted: boolean; at: number; shiftMs?: number }
   | { type: 'tick'; at: number };
 
 export type Effect =
@@ -133,10 +141,14 @@ export function step(state: ArbiterState, ev: ArbiterEvent): { state: ArbiterSta
   let s: ArbiterState = state;
   switch (ev.type) {
     case 'clock':
-      s = { ...s, clockTrusted: ev.trusted };
+      s = { ...shiftState(s, ev.shiftMs ?? 0), clockTrusted: ev.trusted };
       break;
     case 'request': {
       const { req, at } = ev;
+      if (ev.resume) {
+        s = resumeRecovered(s, req, at, ev.resume, effects);
+        break;
+      }
       if (req.requiresTrustedClock && !s.clockTrusted) {
         effects.push(logOf(req, 'refused', at, { rule: 'clock-untrusted', reason: 'the clock is not known to be right (no NTP, RTC or time beacon yet)' }));
         break;
@@ -259,6 +271,47 @@ function next(state: ArbiterState, at: number, effects: Effect[]): ArbiterState 
     const { req, offsetMs, firstStartedAt } = c.p;
     s = { ...s, suspended: s.suspended.filter((x) => x !== c.p), playing: { req, startedAt: at, fromMs: offsetMs, firstStartedAt } };
     effects.push({ type: 'play', req, fromMs: offsetMs });
+  }
+  return s;
+}
+
+/**
+ * Moves every instant the state holds by `ms`: the agent's time was stepped
+ * (a beacon corrected it), so what started "at 10:05" by the old time
+ * started at 07:05 by the new one, and offsets stay what was really played.
+ */
+function shiftState(s: ArbiterState, ms: number): ArbiterState {
+  if (!ms) return s;
+  const p = s.playing;
+  return {
+    ...s,
+    playing: p ? { ...p, startedAt: p.startedAt + ms, firstStartedAt: p.firstStartedAt + ms } : null,
+    suspended: s.suspended.map((x) => ({ ...x, firstStartedAt: x.firstStartedAt + ms })),
+  };
+}
+
+/**
+ * A request cut by a restart: it joins as if it had been suspended (it came
+ * first), so it plays on from its offset when nothing higher plays, or waits
+ * among the suspended; past its window it is logged as interrupted.
+ */
+function resumeRecovered(state: ArbiterState, req: PlayRequest, at: number, r: Resume, effects: Effect[]): ArbiterState {
+  const total = lengthMs(req);
+  if (req.requiresTrustedClock && !state.clockTrusted) {
+    effects.push(logOf(req, 'interrupted', r.firstStartedAt, { end: iso(at), volume: req.volume, rule: 'clock-untrusted', reason: 'cut by a restart of the agent; the clock is not known to be right, so it cannot resume' }));
+    return state;
+  }
+  if (!open(req, at) || (total !== null && r.offsetMs >= total)) {
+    effects.push(logOf(req, 'interrupted', r.firstStartedAt, { end: iso(at), volume: req.volume, reason: 'cut by a restart of the agent; its window closed before it could resume', ...(r.interruptedBy ? { interruptedBy: r.interruptedBy } : {}) }));
+    return state;
+  }
+  const seq = state.seq + 1;
+  let s: ArbiterState = { ...state, seq, suspended: [...state.suspended, { req, offsetMs: r.offsetMs, firstStartedAt: r.firstStartedAt, interruptedBy: r.interruptedBy ?? req.level, seq: 0 }] };
+  const cur = s.playing;
+  if (!cur) return next(s, at, effects);
+  if (RANK[req.level] > RANK[cur.req.level]) {
+    s = suspendOrLog(s, cur, at, req.level, effects);
+    return next(s, at, effects);
   }
   return s;
 }

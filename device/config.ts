@@ -31,6 +31,8 @@ export const AgentSettings = z.strictObject({
   emergencyReserveBytes: z.int().min(0).default(128 * MiB),
   /** Free space never used by assets, for the OS and logs. */
   minFreeBytes: z.int().min(0).default(256 * MiB),
+  /** Headroom the store keeps in a reserve file and releases when the disk is full, so it can still record (docs/reliability.md). */
+  storeReserveBytes: z.int().min(0).max(1024 * MiB).default(16 * MiB),
   outboxMax: z.int().min(100).max(1_000_000).default(50_000),
   logBatch: z.int().min(1).max(200).default(100),
   logAckTimeoutMs: z.int().min(500).default(15_000),
@@ -72,6 +74,8 @@ export const AgentSettings = z.strictObject({
     .strictObject({
       /** How far ahead of this device's clock an emergency's issued-at may be. */
       skewMs: z.int().min(0).default(120_000),
+      /** How long a command that arrives before the clock is trusted waits for the province's time before it is judged without it. */
+      holdMs: z.int().min(0).max(120_000).default(10_000),
       /** At most this many emergency starts per `perMs` (a flood of valid commands is refused). */
       maxStarts: z.int().min(1).default(6),
       perMs: z.int().min(1000).default(10 * 60_000),

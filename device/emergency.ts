@@ -8,39 +8,55 @@ import type { PlayRequest, Segment, Tone } from './arbiter.js';
 // checks DESIGN.md "Emergency" lists, and the play request they become.
 // Pure: time and the set of ids already seen come in as values.
 
-export interface AdmitContext {
+export interface CommandContext {
   deviceId: string;
   zone: string;
-  now: number;
-  /** How far in the future `issuedAt` may lie (clocks of province and village differ a little). */
-  skewMs: number;
-  /** Whether the device's clock is known to be right; when not, the time checks cannot be made. */
-  clockTrusted: boolean;
   seen: (id: string) => boolean;
 }
 
-export type Admission = { ok: true; timeChecked: boolean } | { ok: false; code: ErrorCode; reason: string };
+/**
+ * What the device knows about the time when it judges a command:
+ * - `clock`: its clock is trusted; `now` is the time now and `receivedAt`
+ *   the time the command arrived (earlier when it was held);
+ * - `floor`: not trusted, but it knows the time is at least `floor` (a
+ *   beacon, a signed payload, the floor stored before a restart), or nothing.
+ */
+export type TimeKnowledge = { kind: 'clock'; now: number; receivedAt: number } | { kind: 'floor'; floor: number | null };
+
+export type Admission = { ok: true } | { ok: false; code: ErrorCode; reason: string };
 
 export function inScope(cmd: EmergencyCommand, deviceId: string, zone: string): boolean {
   return cmd.scope.devices.includes(deviceId) || cmd.scope.zones.some((z) => zoneContains(z, zone));
 }
 
-/**
- * Decides whether a verified command may act on this device. With an
- * untrusted clock (a Pi without RTC before NTP), expiry and issued-at cannot
- * be judged: the command is admitted on signature, scope and id alone — an
- * emergency must sound even then — and the ack says the time was not checked.
- */
-export function admitEmergency(cmd: EmergencyCommand, ctx: AdmitContext): Admission {
+/** The checks that need no clock: consistency, scope, an id seen before. */
+export function checkCommand(cmd: EmergencyCommand, ctx: CommandContext): Admission {
   const issued = Date.parse(cmd.issuedAt);
   const expires = Date.parse(cmd.expiresAt);
   if (!(expires > issued)) return { ok: false, code: 'LOA_E_EMERGENCY_INVALID', reason: `expiresAt ${cmd.expiresAt} is not after issuedAt ${cmd.issuedAt}` };
   if (!inScope(cmd, ctx.deviceId, ctx.zone)) return { ok: false, code: 'LOA_E_EMERGENCY_SCOPE', reason: `scope ${JSON.stringify(cmd.scope)} does not include device ${ctx.deviceId} in ${ctx.zone}` };
   if (ctx.seen(cmd.id)) return { ok: false, code: 'LOA_E_EMERGENCY_REPLAYED', reason: `command ${cmd.id} was received before` };
-  if (!ctx.clockTrusted) return { ok: true, timeChecked: false };
-  if (ctx.now >= expires) return { ok: false, code: 'LOA_E_EMERGENCY_EXPIRED', reason: `expired at ${cmd.expiresAt}` };
-  if (issued > ctx.now + ctx.skewMs) return { ok: false, code: 'LOA_E_EMERGENCY_FUTURE', reason: `issued at ${cmd.issuedAt}, more than ${ctx.skewMs} ms ahead of this device's clock` };
-  return { ok: true, timeChecked: true };
+  return { ok: true };
+}
+
+/**
+ * The time checks (docs/reliability.md "Time"). With a trusted clock: not
+ * expired now, not issued further ahead of its arrival than the allowed
+ * skew. Without one, an untrusted clock must never turn a stale command into
+ * a live one, so the command is refused when it expired before a time the
+ * device knows has passed; otherwise it plays (an emergency must sound even
+ * then), and the ack says how little was checked.
+ */
+export function checkTime(cmd: EmergencyCommand, time: TimeKnowledge, skewMs: number): Admission {
+  const expires = Date.parse(cmd.expiresAt);
+  if (time.kind === 'floor') {
+    if (time.floor !== null && time.floor >= expires) return { ok: false, code: 'LOA_E_EMERGENCY_EXPIRED', reason: `expired at ${cmd.expiresAt}; this device's clock is not set, but it knows the time is past ${new Date(time.floor).toISOString()}` };
+    return { ok: true };
+  }
+  if (time.now >= expires) return { ok: false, code: 'LOA_E_EMERGENCY_EXPIRED', reason: `expired at ${cmd.expiresAt}` };
+  const issued = Date.parse(cmd.issuedAt);
+  if (issued > time.receivedAt + skewMs) return { ok: false, code: 'LOA_E_EMERGENCY_FUTURE', reason: `issued at ${cmd.issuedAt}, more than ${skewMs} ms ahead of this device's clock` };
+  return { ok: true };
 }
 
 /** A sliding-window limit on emergency starts: a flood of valid commands must not keep the horns screaming. */
@@ -65,6 +81,19 @@ const TONE_MS: Record<Tone, number> = { chime: 3000, alert: 3000, siren: 10_000,
  * on a download), the drill or test preamble in exercise and test modes, then
  * the content; all of it `repeat` times.
  */
+/** Where an emergency cut by a restart plays again from: the start of the repetition it was in (its alert tone), so the message is heard whole. */
+export function restartPoint(req: PlayRequest, offsetMs: number): number {
+  let at = 0;
+  let point = 0;
+  for (const s of req.segments) {
+    if (at > offsetMs) break;
+    if (s.kind === 'tone' && s.tone === 'alert') point = at;
+    if (s.durationMs === null) break;
+    at += s.durationMs;
+  }
+  return point;
+}
+
 export function emergencyRequest(cmd: EmergencyStart, volume: number, hasAsset: (sha256: string) => boolean, clockTrusted: boolean): PlayRequest {
   const content: Segment[] = [];
   switch (cmd.content.kind) {
@@ -100,7 +129,7 @@ export function emergencyRequest(cmd: EmergencyStart, volume: number, hasAsset: 
     segments,
     volume,
     resumable: false,
-    // With an untrusted clock the expiry cannot be judged (see admitEmergency).
+    // With an untrusted clock the expiry cannot be judged here (checkTime() did what it could).
     notAfter: clockTrusted ? Date.parse(cmd.expiresAt) : null,
     endBy: null,
     requiresTrustedClock: false,

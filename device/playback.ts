@@ -10,6 +10,7 @@ import { pcmBytes, type AudioSink, type SinkEndReason } from '../audio/types.js'
 import type { NowPlaying } from '../protocol/payloads.js';
 import { initialState, step, type ArbiterEvent, type ArbiterState, type Effect, type PlayLogData, type PlayRequest, type Segment } from './arbiter.js';
 import type { RelayController } from './relay-controller.js';
+import type { InflightRow } from './store.js';
 
 // The playback engine: runs the pure arbiter and carries out its effects with
 // real audio — ffmpeg decoding assets, generated tones, software gain, a sink
@@ -25,6 +26,8 @@ export const PREROLL_MS = 1500;
 const RELAY_SWITCH_MS = 500;
 /** A pre-rolled request not played this long after its instant is dropped (the arbiter refused it or made it wait). */
 export const PREROLL_KEEP_MS = 3000;
+/** How often the offset of what plays is written (persist()): a crash loses at most this much of where to resume. */
+export const PROGRESS_MS = 5000;
 
 export interface PlaybackDeps {
   sink: AudioSink;
@@ -36,6 +39,14 @@ export interface PlaybackDeps {
   clockTrusted: () => boolean;
   /** Writes a play-log record to the outbox. */
   record: (data: PlayLogData) => void;
+  /**
+   * Keeps what the arbiter holds on disk, so a play cut by a crash is
+   * recovered (device/recovery-plays.ts): called with the play-log records
+   * of one decision and the requests held after it, to be written in one
+   * transaction (then `record` is not called for them); and every
+   * PROGRESS_MS while something plays, with no records.
+   */
+  persist?: (logs: PlayLogData[], held: InflightRow[]) => void;
   /** Emergency lifecycle for acks: the alert sounded, it finished, it was cancelled. */
   emergency?: (id: string, status: 'playing' | 'finished' | 'cancelled' | 'failed', reason?: string) => void;
   /** Where the spoken drill/test preambles are (default device/clips). */
@@ -80,6 +91,9 @@ export class PlaybackEngine {
   #relayHeld = false;
   #timer: NodeJS.Timeout | null = null;
   #preroll: Preroll | null = null;
+  /** What persist() last wrote (without progress), and when it last wrote progress. */
+  #heldKey = '';
+  #progressAt = 0;
 
   constructor(deps: PlaybackDeps) {
     this.#d = deps;
@@ -137,7 +151,40 @@ export class PlaybackEngine {
       if (trusted !== this.#state.clockTrusted) this.dispatch({ type: 'clock', trusted, at: this.#d.now() });
       this.dispatch({ type: 'tick', at: this.#d.now() });
       if (this.#preroll && this.#d.now() > this.#preroll.at + PREROLL_KEEP_MS) this.#dropPreroll();
+      if (this.#d.persist && this.#state.playing && performance.now() - this.#progressAt >= PROGRESS_MS) this.#persist([], true);
     }, 250);
+  }
+
+  /** The agent's time was stepped by a beacon: what the arbiter holds moves with it (device/arbiter.ts shiftState). */
+  clockShifted(shiftMs: number): void {
+    if (shiftMs) this.dispatch({ type: 'clock', trusted: this.#d.clockTrusted(), at: this.#d.now(), shiftMs });
+  }
+
+  /** The requests the arbiter holds, as persist() writes them. */
+  held(): InflightRow[] {
+    const s = this.#state;
+    const now = this.#d.now();
+    const iso = (t: number) => new Date(t).toISOString();
+    const rows: InflightRow[] = [];
+    const p = s.playing;
+    if (p) rows.push({ id: p.req.id, request: JSON.stringify(p.req), phase: 'playing', firstStartedAt: iso(p.firstStartedAt), offsetMs: Math.round(p.fromMs + Math.max(0, now - p.startedAt)), progressAt: iso(now), interruptedBy: null });
+    for (const x of s.suspended) rows.push({ id: x.req.id, request: JSON.stringify(x.req), phase: 'suspended', firstStartedAt: iso(x.firstStartedAt), offsetMs: Math.round(x.offsetMs), progressAt: iso(now), interruptedBy: x.interruptedBy });
+    for (const x of s.waiting) rows.push({ id: x.req.id, request: JSON.stringify(x.req), phase: 'waiting', firstStartedAt: null, offsetMs: 0, progressAt: null, interruptedBy: null });
+    return rows;
+  }
+
+  /** Writes the decision's records with what is held now; skips the write when neither changed (progress aside). */
+  #persist(logs: PlayLogData[], progress = false): void {
+    const held = this.held();
+    const key = JSON.stringify(held.map((r) => [r.id, r.phase, r.firstStartedAt, r.phase === 'playing' ? null : r.offsetMs]));
+    if (!logs.length && !progress && key === this.#heldKey) return;
+    this.#heldKey = key;
+    this.#progressAt = performance.now();
+    try {
+      this.#d.persist!(logs, held);
+    } catch (err) {
+      this.#log.error({ err }, 'cannot write what plays');
+    }
   }
 
   /** How long before a scheduled request's start preroll() should be called: the decoder's start-up and the amplifier's warm-up both fit in it. */
@@ -249,8 +296,14 @@ export class PlaybackEngine {
   }
 
   dispatch(ev: ArbiterEvent): void {
+    // The arbiter judges a request by the clock's trust now, not as the last 250 ms tick saw it.
+    if (ev.type === 'request' && this.#d.clockTrusted() !== this.#state.clockTrusted) this.dispatch({ type: 'clock', trusted: this.#d.clockTrusted(), at: ev.at });
     const r = step(this.#state, ev);
     this.#state = r.state;
+    if (this.#d.persist) {
+      // One transaction per decision: its records and what is held after it, so a crash never reports a play twice or not at all.
+      this.#persist(r.effects.flatMap((e) => (e.type === 'log' ? [e.data] : [])));
+    }
     for (const e of r.effects) this.#execute(e);
     if (!this.#state.playing && this.#relayHeld) {
       this.#relayHeld = false;
@@ -261,6 +314,8 @@ export class PlaybackEngine {
   #execute(e: Effect): void {
     switch (e.type) {
       case 'log':
+        // With persist(), the record and an emergency's ending ack were written with the decision (dispatch()).
+        if (this.#d.persist) break;
         try {
           this.#d.record(e.data);
         } catch (err) {

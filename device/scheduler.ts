@@ -8,13 +8,24 @@ import type { ArbiterEvent, PlayLogData, PlayRequest, Segment } from './arbiter.
 // is acted on once — started, refused or missed — and that is recorded
 // before anything else happens (plan_done), so nothing plays twice: not after
 // a restart, not after the clock jumps back. An item is started up to
-// `graceMs` after its time (a late boot, a small clock step); later than
-// that it is not caught up.
+// `graceMs` after its time (a late boot, a small clock step, its asset
+// landing late); later than that it is not caught up.
+//
+// Nothing is acted on while the clock is not trusted: by an untrusted clock
+// an item is not known to be due at all (marking it done then would lose it
+// at its real time). When trust comes, what is due within the grace period
+// plays; what fell due while the clock was untrusted is reported refused
+// ('clock-untrusted'). An item whose asset is not on the device yet waits,
+// within the grace period, for the asset to land.
 
 export interface SchedulerDeps {
   now: () => number;
   mono: () => number;
   target: () => { state: TargetState; receivedAt: number } | null;
+  /** Whether an asset is whole on the device (an item waits, within the grace period, for one that is not). */
+  hasAsset: (sha256: string) => boolean;
+  /** Whether the clock is known to be right. */
+  clockTrusted: () => boolean;
   done: { has(key: string): boolean; add(key: string, atIso: string): void; prune(beforeIso: string): void };
   dispatch: (ev: ArbiterEvent) => void;
   record: (data: PlayLogData) => void;
@@ -50,13 +61,27 @@ export class Scheduler {
   #cache = new Map<string, PlanItem[]>();
   #cacheVersion = -1;
   #last: { wall: number; mono: number } | null = null;
-  #startedAt: number;
+  /** Monotonic instant the scheduler started, and when its clock was last not trusted (null: trusted since). */
+  readonly #startMono: number;
+  /** now() when the scheduler started (by the clock of then). */
+  readonly #startedAt: number;
+  #untrustedMono: number | null = null;
   #prunedOn = '';
 
   constructor(deps: SchedulerDeps) {
     this.#d = deps;
     this.#log = deps.log.child({ mod: 'scheduler' });
+    this.#startMono = deps.mono();
     this.#startedAt = deps.now();
+  }
+
+  /** The agent's time at a monotonic instant (by the clock now in force). */
+  #timeAt(mono: number): number {
+    return this.#d.now() - (this.#d.mono() - mono);
+  }
+
+  #missing(item: PlanItem): string[] {
+    return item.playlist.filter((sha) => !this.#d.hasAsset(sha));
   }
 
   #plan(state: TargetState, date: string): PlanItem[] {
@@ -100,7 +125,7 @@ export class Scheduler {
    */
   nextDue(): number | null {
     const t = this.#d.target();
-    if (!t) return null;
+    if (!t || !this.#d.clockTrusted()) return null;
     for (const item of this.#around(t.state, this.#d.now())) if (!this.#d.done.has(item.key)) return item.start;
     return null;
   }
@@ -116,7 +141,7 @@ export class Scheduler {
     const { state } = t;
     const durations = new Map(state.assets.map((a) => [a.sha256, a.durationMs]));
     return this.#around(state, at)
-      .filter((i) => i.start === at && i.status !== 'refused' && !this.#d.done.has(i.key))
+      .filter((i) => i.start === at && i.status !== 'refused' && !this.#d.done.has(i.key) && !this.#missing(i).length)
       .map((i) => requestFor(i, state.programmes.find((p) => p.id === i.programme), durations, this.#d.chimeMs ?? DEFAULT_CHIME_MS));
   }
 
@@ -128,8 +153,16 @@ export class Scheduler {
       if (Math.abs(jump) > 60_000) this.#log.warn({ jumpMs: Math.round(jump) }, 'the clock jumped; due items are judged by the new time, none is played twice');
     }
     this.#last = { wall: now, mono };
+    if (!this.#d.clockTrusted()) {
+      this.#untrustedMono = mono;
+      return;
+    }
     const t = this.#d.target();
     if (!t) return;
+    // Items due before this instant were due while the clock could not be believed (or before the agent ran).
+    const trustedFrom = this.#untrustedMono === null ? null : this.#timeAt(this.#untrustedMono);
+    // When it started, by the clock now or by the clock then (one of them jumped): items after either were due while it ran.
+    const startedAt = Math.min(this.#timeAt(this.#startMono), this.#startedAt);
     const { state } = t;
     const today = localDate(now);
     const items = [...this.#plan(state, addDays(today, -1)), ...this.#plan(state, today)]
@@ -139,13 +172,19 @@ export class Scheduler {
     const durations = new Map(state.assets.map((a) => [a.sha256, a.durationMs]));
     for (const item of items) {
       if (this.#d.done.has(item.key)) continue;
-      this.#d.done.add(item.key, iso(now));
       const late = now - item.start;
+      const missing = item.status === 'refused' ? [] : this.#missing(item);
+      // Its asset is still on its way: wait for it within the grace period.
+      if (missing.length && late <= this.#d.graceMs) continue;
+      this.#d.done.add(item.key, iso(now));
       if (late > this.#d.graceMs) {
         // Due while the agent was not there to play it (off, or before this target): nothing to report.
-        // Due while it was running but the clock jumped past it: say so.
-        if (item.start >= Math.max(this.#startedAt, t.receivedAt) && item.status !== 'refused') {
-          this.#d.record({ outcome: 'refused', level: item.level, source: 'programme', programme: item.programme, title: item.title, start: iso(now), rule: 'missed', reason: `due at ${iso(item.start)}, ${Math.round(late / 1000)} s ago (the clock jumped): not caught up` });
+        // Due while it ran with a clock it could not believe, or while it was waiting for its asset, or when the clock jumped past it: say so.
+        if (item.start >= Math.max(startedAt, t.receivedAt) && item.status !== 'refused') {
+          const base = { outcome: 'refused' as const, level: item.level, source: 'programme' as const, programme: item.programme, title: item.title, start: iso(now) };
+          if (missing.length) this.#d.record({ ...base, rule: 'missing-asset', reason: `asset ${missing[0]} was still not on the device ${Math.round(late / 1000)} s after ${iso(item.start)}` });
+          else if (trustedFrom !== null && item.start < trustedFrom) this.#d.record({ ...base, rule: 'clock-untrusted', reason: `due at ${iso(item.start)} while the clock was not known to be right; not caught up` });
+          else this.#d.record({ ...base, rule: 'missed', reason: `due at ${iso(item.start)}, ${Math.round(late / 1000)} s ago (the clock jumped): not caught up` });
         }
         continue;
       }

@@ -24,3 +24,18 @@ export function freeBytes(dir: string): number {
 export function ntpSynchronised(flag = '/run/systemd/timesync/synchronized'): boolean {
   return existsSync(flag);
 }
+
+/**
+ * This boot's id (Linux: /proc/sys/kernel/random/boot_id): monotonic instants
+ * stored by the agent can be compared after a restart only within one boot.
+ * Elsewhere a random id per process, so nothing is compared across restarts.
+ */
+export function bootId(path = '/proc/sys/kernel/random/boot_id'): string {
+  try {
+    const id = readFileSync(path, 'utf8').trim();
+    if (id) return id;
+  } catch {
+    // not Linux
+  }
+  return `process-${process.pid}-${Date.now()}`;
+}

@@ -13,7 +13,7 @@ export type Role = (typeof ROLES)[number];
 /** People using the console; on the broker they only watch (WebSocket view), within their zone. */
 export const HUMAN_ROLES = ['admin', 'approver', 'editor', 'viewer'] as const satisfies readonly Role[];
 
-export type TopicKind = 'target' | 'status' | 'state' | 'telemetry' | 'chunk/req' | 'chunk/res' | 'log' | 'log/ack' | 'zone-emergency' | 'device-emergency' | 'zone-live' | 'time';
+export type TopicKind = 'target' | 'status' | 'state' | 'telemetry' | 'chunk/req' | 'chunk/res' | 'log' | 'log/ack' | 'clock' | 'zone-emergency' | 'device-emergency' | 'zone-live' | 'time';
 
 /**
  * Who may act on a topic. `own-device`: the device named in the topic (or, for
@@ -50,6 +50,7 @@ export const CONTRACT: readonly TopicContract[] = [
   { kind: 'chunk/res', pattern: 'loa/v1/d/{device}/chunk/res', direction: 'province → device', qos: 0, retained: false, publishers: ['console'], subscribers: ['own-device'], schema: P.ChunkHeader, signed: null, maxBytes: P.CHUNK_SIZE_MAX + 2 * KiB, binary: true, summary: 'One chunk: a length-prefixed JSON header, then the bytes. QoS 0: the broker never stores audio; the device asks again for what does not arrive.' },
   { kind: 'log', pattern: 'loa/v1/d/{device}/log', direction: 'device → province', qos: 1, retained: false, publishers: ['own-device'], subscribers: ['console', 'dispatch'], schema: P.LogBatch, signed: null, maxBytes: 256 * KiB, summary: 'A batch from the outbox: play-log entries, emergency acks, operator actions, metrics.' },
   { kind: 'log/ack', pattern: 'loa/v1/d/{device}/log/ack', direction: 'province → device', qos: 1, retained: false, publishers: ['console'], subscribers: ['own-device'], schema: P.LogAck, signed: null, maxBytes: 32 * KiB, summary: 'Keys of outbox records the province has stored; only these are deleted on the device.' },
+  { kind: 'clock', pattern: 'loa/v1/d/{device}/clock', direction: 'province → device', qos: 0, retained: false, publishers: ['console'], subscribers: ['own-device'], schema: P.TimeBeacon, signed: 'time', maxBytes: 1 * KiB, summary: 'Signed time beacon answering the nonce of the device\'s status: the device knows it was made after it asked, so its time is fresh to within the round trip.' },
   { kind: 'zone-emergency', pattern: 'loa/v1/emergency/z/{zone path}', direction: 'dispatch → devices', qos: 1, retained: false, publishers: ['dispatch'], subscribers: ['own-device', 'console'], schema: P.EmergencyCommand, signed: 'emergency', maxBytes: 32 * KiB, summary: 'Signed emergency start or cancel for every device in the zone subtree.' },
   { kind: 'device-emergency', pattern: 'loa/v1/emergency/d/{device}', direction: 'dispatch → device', qos: 1, retained: false, publishers: ['dispatch'], subscribers: ['own-device', 'console'], schema: P.EmergencyCommand, signed: 'emergency', maxBytes: 32 * KiB, summary: 'Signed emergency start or cancel for one device.' },
   { kind: 'zone-live', pattern: 'loa/v1/live/z/{zone path}', direction: 'province → devices', qos: 1, retained: false, publishers: ['console'], subscribers: ['own-device'], schema: P.LiveControl, signed: 'live', maxBytes: 4 * KiB, summary: 'Signed start/stop of a live relay for a zone subtree.' },

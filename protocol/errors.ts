@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   LOA_E_EMERGENCY_RATE: 'too many emergency commands in a short time',
   LOA_E_EMERGENCY_INVALID: 'emergency command is inconsistent',
   LOA_E_BEACON_REJECTED: 'time beacon refused',
+  // the device's own store and data directory
+  LOA_E_STORE_FULL: 'the device store cannot write: the disk is full',
+  LOA_E_STORE_CORRUPT: 'the device store is damaged; it is set aside and rebuilt',
+  LOA_E_DATA_LOCKED: 'another agent is using this data directory',
   LOA_E_AUDIO_OUTPUT: 'the audio output failed',
   LOA_E_RELAY: 'the amplifier relay cannot be switched',
   // console

@@ -108,6 +108,13 @@ export const DeviceStatus = z.strictObject({
   at: Instant.optional(),
   reason: z.enum(['connected', 'shutdown', 'will']).optional(),
   agent: z.string().max(40).optional(),
+  /**
+   * Asks the province for the time: it answers on the device's own time topic
+   * with a beacon carrying this nonce, so the device knows the beacon was
+   * made after it asked (device/clock.ts). Sent on every connect, and again
+   * when an unsolicited beacon disagrees with the device's clock.
+   */
+  nonce: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(),
 });
 export type DeviceStatus = z.infer<typeof DeviceStatus>;
 
@@ -153,6 +160,14 @@ export const Telemetry = z.strictObject({
   clock: z.strictObject({ trusted: z.boolean(), source: z.enum(['ntp', 'rtc', 'beacon', 'none']) }),
   rttMs: z.int().min(0).nullable(),
   outboxDropped: z.int().min(0).optional(),
+  /**
+   * The device's own store, when it is not simply well: 'full' (the disk is
+   * full; `held` records, plan items and ids wait in memory for room),
+   * 'rebuilt' (a damaged store was set aside at `since`, kept for the
+   * technician at `detail`, and the device resynced), 'memory' (no store
+   * could be written at start: nothing survives a restart).
+   */
+  store: z.strictObject({ state: z.enum(['ok', 'full', 'rebuilt', 'memory']), since: Instant.nullable(), held: z.int().min(0), detail: z.string().max(300).optional() }).optional(),
 });
 export type Telemetry = z.infer<typeof Telemetry>;
 
@@ -213,11 +228,21 @@ const OperatorAction = z.strictObject({
 
 const Metric = z.strictObject({ name: z.string().min(1).max(60), value: z.number() });
 
+/**
+ * Set when the record's times were stamped before the device's clock was
+ * trusted and could not be corrected (it restarted before it learned the
+ * time): reports must not take them at face value. Records made before the
+ * clock was trusted are otherwise held back and corrected (device/store.ts).
+ */
+const RecordClock = z.literal('untrusted').optional();
+/** `<install id>:<zero-padded counter>`: the device's own sequence within one store install; the province orders by it, not by `at`. */
+const RecordKey = z.string().min(8).max(80);
+
 export const LogRecord = z.discriminatedUnion('kind', [
-  z.strictObject({ key: z.string().min(8).max(80), at: Instant, kind: z.literal('play'), data: PlayRecord }),
-  z.strictObject({ key: z.string().min(8).max(80), at: Instant, kind: z.literal('emergency-ack'), data: EmergencyAck }),
-  z.strictObject({ key: z.string().min(8).max(80), at: Instant, kind: z.literal('operator'), data: OperatorAction }),
-  z.strictObject({ key: z.string().min(8).max(80), at: Instant, kind: z.literal('metric'), data: Metric }),
+  z.strictObject({ key: RecordKey, at: Instant, kind: z.literal('play'), data: PlayRecord, clock: RecordClock }),
+  z.strictObject({ key: RecordKey, at: Instant, kind: z.literal('emergency-ack'), data: EmergencyAck, clock: RecordClock }),
+  z.strictObject({ key: RecordKey, at: Instant, kind: z.literal('operator'), data: OperatorAction, clock: RecordClock }),
+  z.strictObject({ key: RecordKey, at: Instant, kind: z.literal('metric'), data: Metric, clock: RecordClock }),
 ]);
 export type LogRecord = z.infer<typeof LogRecord>;
 export type LogKind = LogRecord['kind'];
@@ -294,5 +319,7 @@ export const TimeBeacon = z.strictObject({
   /** The beacon is only evidence of the time within this long after `at`. */
   validMs: z.int().min(1000).max(10 * 60_000),
   seq: z.int().min(0),
+  /** On a device's own time topic: the nonce of the status that asked for it. */
+  nonce: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/).optional(),
 });
 export type TimeBeacon = z.infer<typeof TimeBeacon>;

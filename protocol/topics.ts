@@ -40,9 +40,11 @@ export const topics = {
   zoneLive: (zonePath: string) => `${ROOT}/live/z/${zonePath}`,
   /** console → all, QoS0, never retained: signed time beacon. */
   time: () => `${ROOT}/time`,
+  /** console → one device, QoS0, never retained: signed time beacon answering the nonce of its status. */
+  deviceClock: (deviceId: string) => `${ROOT}/d/${deviceId}/clock`,
 } as const;
 
-export type DeviceTopicKind = 'target' | 'status' | 'state' | 'telemetry' | 'chunk/req' | 'chunk/res' | 'log' | 'log/ack';
+export type DeviceTopicKind = 'target' | 'status' | 'state' | 'telemetry' | 'chunk/req' | 'chunk/res' | 'log' | 'log/ack' | 'clock';
 
 export type ParsedTopic =
   | { kind: 'device'; deviceId: string; sub: DeviceTopicKind }
@@ -51,7 +53,7 @@ export type ParsedTopic =
   | { kind: 'zone-live'; zone: string }
   | { kind: 'time' };
 
-const DEVICE_SUBS = new Set<string>(['target', 'status', 'state', 'telemetry', 'chunk/req', 'chunk/res', 'log', 'log/ack']);
+const DEVICE_SUBS = new Set<string>(['target', 'status', 'state', 'telemetry', 'chunk/req', 'chunk/res', 'log', 'log/ack', 'clock']);
 
 /** Parses a concrete topic name (no wildcards); null when it is not in the contract. */
 export function parseTopic(topic: string): ParsedTopic | null {
@@ -83,6 +85,7 @@ export function deviceSubscriptions(deviceId: string, zonePath: string): string[
     topics.target(deviceId),
     topics.chunkResponse(deviceId),
     topics.logAck(deviceId),
+    topics.deviceClock(deviceId),
     topics.deviceEmergency(deviceId),
     ...lineage.map((z) => topics.zoneEmergency(z)),
     ...lineage.map((z) => topics.zoneLive(z)),

@@ -107,7 +107,7 @@ export class ProvinceServices {
       ...(b.ca ? { ca: b.ca } : {}),
     });
     this.#client = c;
-    c.on('message', (topic, payload) => this.#onMessage(topic, payload));
+    c.on('message', (topic, payload, packet) => this.#onMessage(topic, payload, packet.retain));
     c.on('error', (err) => this.#log.warn({ err: err.message }, 'broker link error'));
     c.on('connect', (connack) => {
       this.#log.info({ broker: b.url, sessionPresent: connack.sessionPresent }, 'connected to the broker');
@@ -206,14 +206,30 @@ export class ProvinceServices {
     }
   }
 
-  #onMessage(topic: string, payload: Buffer): void {
+  /**
+   * Answers a device's time request (the nonce of its status) on its own
+   * topic. Only live statuses are answered: a retained one, replayed to this
+   * console when it subscribes, asked long ago.
+   */
+  #answerTime(device: string, nonce: string): void {
+    const c = this.#client;
+    if (!c?.connected || !this.#signer || this.#d.beaconMs === null) return;
+    const beacon: TimeBeacon = { at: new Date().toISOString(), validMs: Math.max(1000, Math.min(600_000, 2 * (this.#d.beaconMs ?? 60_000))), seq: this.#beaconSeq++, nonce };
+    c.publish(topics.deviceClock(device), encodeSigned('time', this.#signer.sign('time', beacon)), { qos: 0, retain: false });
+  }
+
+  #onMessage(topic: string, payload: Buffer, retained = false): void {
     const t = parseTopic(topic);
     if (!t || t.kind !== 'device') return;
     try {
       if (t.sub === 'chunk/req') this.#serveChunk(t.deviceId, payload);
       else if (t.sub === 'log') this.#storeLog(t.deviceId, payload);
       else if (t.sub === 'status') {
-        if (decodePayload('status', DeviceStatus, payload).state === 'online') this.#beaconForJoin();
+        const status = decodePayload('status', DeviceStatus, payload);
+        if (status.state === 'online' && !retained) {
+          if (status.nonce) this.#answerTime(t.deviceId, status.nonce);
+          this.#beaconForJoin();
+        }
         this.#d.fleet?.onMessage(t.deviceId, t.sub, payload);
       } else if (t.sub === 'state' || t.sub === 'telemetry') this.#d.fleet?.onMessage(t.deviceId, t.sub, payload);
     } catch (e) {

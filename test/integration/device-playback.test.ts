@@ -50,10 +50,11 @@ function toneAsset(seconds: number, hz = 440) {
 }
 
 /** An agent whose clock runs `offsetMs` ahead of this machine's, trusted or not, playing into a WAV file. */
-async function startAgent(id: string, offsetMs: number, trusted: boolean, data?: string) {
-  const clock = new ClockTrust({ wall: () => Date.now() + offsetMs, mono: () => performance.now(), ntp: () => trusted, rtc: false, beaconTrustMs: 3600_000, correctAboveMs: 2000 });
+async function startAgent(id: string, offsetMs: number, trusted: boolean | { v: boolean }, data?: string) {
+  const ntp = typeof trusted === 'boolean' ? { v: trusted } : trusted;
+  const clock = new ClockTrust({ wall: () => Date.now() + offsetMs, mono: () => performance.now(), ntp: () => ntp.v, rtc: false, beaconTrustMs: 3600_000, correctAboveMs: 2000 });
   const sink = new WavFileSink({ file: join(tempDir(), `${id}.wav`), now: () => clock.now() });
-  const agent = new Agent({ config: f.deviceConfig(id, { agent: { audio: { output: 'wav' } }, ...(data ? { data } : {}) }), log: silentLogger(), clock, sink, relay: null });
+  const agent = new Agent({ config: f.deviceConfig(id, { agent: { audio: { output: 'wav' }, emergency: { holdMs: 1500 } }, ...(data ? { data } : {}) }), log: silentLogger(), clock, sink, relay: null });
   agents.push(agent);
   await agent.start();
   return { agent, sink, clock };
@@ -161,7 +162,7 @@ test('forged, expired, replayed (also after a restart) and out-of-scope commands
   assert.not.ok(again.sink.timeline.some((x) => x.id === good.id), 'nor after the restart');
 });
 
-test('with the clock untrusted, a programme does not play and an emergency does', async () => {
+test('with the clock untrusted, a programme waits and an emergency plays after its hold; trust within the grace period plays the programme', async () => {
   const asset = toneAsset(3, 660);
   const realNow = Date.now();
   const due = nextMinute(realNow, 3000);
@@ -170,15 +171,24 @@ test('with the clock untrusted, a programme does not play and an emergency does'
     programmes: [{ id: 'tin-lang', title: 'Tin làng', level: 'normal', playlist: [asset.sha256], recurrence: { kind: 'daily', time: hhmm(due) }, resumable: false, zones: ['qn'] }],
     rules: [],
   });
-  const { agent, sink } = await startAgent('l1a', offset, false);
+  const ntp = { v: false };
+  const { agent, sink } = await startAgent('l1a', offset, ntp);
   await waitFor(() => agent.store.target()?.appliedAt, { timeoutMs: 15_000, what: 'target applied' });
   await sleep(Math.max(0, due - (Date.now() + offset)) + 1500);
   assert.is(sink.timeline.length, 0, 'the programme did not play');
-  await waitFor(() => records('l1a', 'play').some((r) => (r.data as { rule?: string }).rule === 'clock-untrusted'), { timeoutMs: 15_000, what: 'refused for the clock' });
-  // Signed with times this machine knows; the agent cannot check them and plays it all the same.
+  assert.not.ok(records('l1a', 'play').length, 'and was not refused either: by an untrusted clock it is not known to be due');
+  // Signed with times this machine knows; the agent cannot check them: it waits for the time, then plays it on what it knows.
   const e = emergency({ scope: { zones: ['qn/son-tay'], devices: [] } });
+  const sent = Date.now();
   await send(signer.sign('emergency', e), 'qn/son-tay');
   await waitFor(() => sink.timeline.some((x) => x.id === e.id && x.startFrame !== null), { what: 'the emergency playing' });
+  assert.ok(Date.now() - sent >= 1400, 'held for the time first');
+  const ack = () => records('l1a', 'emergency-ack').find((r) => (r.data as { status: string }).status === 'received');
+  await waitFor(ack, { what: 'received ack' });
+  assert.match((ack()!.data as { reason?: string }).reason ?? '', /clock untrusted/);
+  // NTP synchronises 7 s after the item's time: within its grace period it plays (after the emergency).
+  ntp.v = true;
+  await waitFor(() => sink.timeline.some((x) => x.id.startsWith('tin-lang@')), { timeoutMs: 20_000, what: 'the programme playing once the clock is trusted' });
   assert.ok(localToEpoch(localDate(due), hhmm(due)) === due);
 });
 

@@ -22,15 +22,19 @@ const state: TargetState = {
 const six = localToEpoch('2026-11-26', '06:00');
 const noon = localToEpoch('2026-11-26', '12:00');
 
-function harness(startAt: number, done = new Map<string, string>(), hasTarget = true) {
+function harness(startAt: number, done = new Map<string, string>(), hasTarget = true, o: { present?: Set<string>; trusted?: { v: boolean } } = {}) {
   let now = startAt;
   let mono = 0;
+  const present = o.present ?? new Set([SHA]);
+  const trusted = o.trusted ?? { v: true };
   const requests: ArbiterEvent[] = [];
   const logs: PlayLogData[] = [];
   const s = new Scheduler({
     now: () => now,
     mono: () => mono,
     target: () => (hasTarget ? { state, receivedAt: Date.parse(state.issuedAt) } : null),
+    hasAsset: (sha) => present.has(sha),
+    clockTrusted: () => trusted.v,
     done: { has: (k) => done.has(k), add: (k, at) => void done.set(k, at), prune: () => {} },
     dispatch: (e) => requests.push(e),
     record: (d) => logs.push(d),
@@ -40,6 +44,8 @@ function harness(startAt: number, done = new Map<string, string>(), hasTarget = 
   return {
     s,
     done,
+    present,
+    trusted,
     requests,
     logs,
     at(t: number, monoStep = t - now) {
@@ -159,6 +165,51 @@ test('requestsAt: the request tick() will hand over at that instant, for the pre
   const handed = (h.requests[0] as Extract<ArbiterEvent, { type: 'request' }>).req;
   assert.equal(handed, r, 'the same request as tick() handed over');
   assert.equal(h.s.requestsAt(six), [], 'acted on: nothing to get ready');
+});
+
+test('finding 2: an item due while its asset is still landing waits for it within the grace period, then plays', () => {
+  const present = new Set<string>();
+  const h = harness(six - 60_000, new Map(), true, { present });
+  h.s.tick();
+  h.at(six);
+  h.at(six + 20_000);
+  assert.is(h.requests.length, 0, 'not played without its asset');
+  assert.is(h.logs.length, 0, 'and not refused either');
+  assert.equal(h.s.requestsAt(six), [], 'nothing to pre-roll without the asset');
+  present.add(SHA); // the asset lands 36 s after its time
+  h.at(six + 36_000);
+  assert.is(h.requests.length, 1);
+  // Never landing: refused once the grace period is over, saying why.
+  const never = harness(six - 60_000, new Map(), true, { present: new Set() });
+  never.s.tick();
+  never.at(six);
+  never.at(six + 5 * 60_000 + 1000);
+  assert.is(never.requests.length, 0);
+  assert.equal([never.logs[0]?.outcome, never.logs[0]?.rule], ['refused', 'missing-asset']);
+  never.at(six + 6 * 60_000);
+  assert.is(never.logs.length, 1, 'reported once');
+});
+
+test('finding 8: nothing is acted on while the clock is untrusted; trust within the grace period plays the item, later it is reported', () => {
+  const trusted = { v: false };
+  const h = harness(six - 60_000, new Map(), true, { trusted });
+  h.s.tick();
+  h.at(six - 17); // refused 17 ms before the link came up, before this fix
+  h.at(six + 1000);
+  assert.is(h.requests.length + h.logs.length, 0);
+  assert.is(h.s.nextDue(), null, 'no timer armed for an item the clock cannot place');
+  trusted.v = true; // the beacon answers 2 s later
+  h.at(six + 2000);
+  assert.is(h.requests.length, 1, 'played within its grace period');
+  // Untrusted for longer than the grace period: refused as clock-untrusted once trust comes, not as missed.
+  const t2 = { v: false };
+  const k = harness(six - 60_000, new Map(), true, { trusted: t2 });
+  k.s.tick();
+  k.at(six + 10 * 60_000);
+  t2.v = true;
+  k.at(six + 10 * 60_000 + 500);
+  assert.is(k.requests.length, 0);
+  assert.equal([k.logs[0]?.outcome, k.logs[0]?.rule], ['refused', 'clock-untrusted']);
 });
 
 test.run();
