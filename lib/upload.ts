@@ -1,16 +1,18 @@
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import { LoaError } from '../protocol/errors.js';
+import { ownedTempDir } from './owned-temp.js';
 
 // An audio upload (multipart, one file) written to a private temporary
 // folder, for the console's library and the panel's local announcements.
 // The `title` field may come before or after the file (a browser sends its
 // FormData in the order it was filled, curl in the order of its -F options),
 // so the whole body is read, part by part. Nothing is left behind when it
-// fails or is too large; on success the caller owns `dispose`.
+// fails or is too large; on success the caller owns `dispose`. The folder
+// names this process (lib/owned-temp.ts): if it is killed before `dispose`,
+// the next console to start removes it.
 
 export interface Upload {
   file: string;
@@ -34,7 +36,7 @@ export async function receiveUpload(req: FastifyRequest): Promise<Upload> {
       }
       if (dir) throw Object.assign(new Error('a second file part'), { code: 'FST_FILES_LIMIT' });
       // INVARIANT: a file part is read to its end before the next part is asked for (busboy waits for it).
-      dir = mkdtempSync(join(tmpdir(), 'loa-upload-'));
+      dir = ownedTempDir('loa-upload');
       filename = part.filename;
       await pipeline(part.file, createWriteStream(join(dir, 'upload')));
       if (part.file.truncated) throw new LoaError('LOA_E_AUDIO_INVALID', 'the file is larger than the upload limit', { context: { reason: 'too-large' } });

@@ -52,6 +52,8 @@ export const ERROR_CODES = {
   LOA_E_REASON_REQUIRED: 'this action needs a reason, reported to the province',
   LOA_E_ANNOUNCE_REFUSED: 'the local announcement is refused by the rules in force',
   LOA_E_INTERNAL: 'internal error (logged at the province)',
+  // console: uploads and jobs
+  LOA_E_INGEST_INTERRUPTED: 'an ingest (upload or TTS bulletin) stopped before it finished: the console restarted or ffmpeg was killed; the file is not at fault, send it again',
   // identifiers
   LOA_E_ID_INVALID: 'identifier is not allowed',
   LOA_E_ZONE_PATH_INVALID: 'zone path is not allowed',

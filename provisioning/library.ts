@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fsyncDir, writeTempFile } from '../lib/fs-atomic.js';
-import { LoaError } from '../protocol/errors.js';
+import { ownedTempDir } from '../lib/owned-temp.js';
+import { isLoaError, LoaError } from '../protocol/errors.js';
 import type { AssetRef } from '../protocol/payloads.js';
 import type { Registry } from './registry.js';
 import { ingest as ffmpegIngest, type IngestOptions, type IngestResult } from '../audio/ingest.js';
+import { ToolFailure } from '../audio/ingest-ffmpeg.js';
 
 // The province's audio library: files named by their sha256 under
 // <data>/library, with their metadata in the registry. What devices fetch is
@@ -52,6 +53,19 @@ export async function probeAudio(file: string): Promise<{ durationMs: number; mi
   if (!mime) throw new LoaError('LOA_E_AUDIO_INVALID', `${file} is ${f.format_name ?? 'of unknown format'}; the library takes Ogg, WAV or MP3`);
   if (!Number.isFinite(seconds) || seconds <= 0) throw new LoaError('LOA_E_AUDIO_INVALID', `${file} has no playable duration`);
   return { durationMs: Math.round(seconds * 1000), mime };
+}
+
+/**
+ * An ingest whose ffmpeg or ffprobe was killed (the OOM killer, an operator's
+ * kill): not the file's fault, whatever the ingest made of the missing exit
+ * status ("the file is damaged"). The tool says it exited "with null" only
+ * when a signal ended it (audio/ingest-ffmpeg.ts).
+ */
+function killedTool(e: unknown): LoaError | null {
+  const cause = isLoaError(e) ? e.cause : e;
+  const m = cause instanceof ToolFailure && cause.kind === 'exit' ? /^(ffmpeg|ffprobe) exited with null$/.exec(cause.reason) : null;
+  if (!m) return null;
+  return new LoaError('LOA_E_INGEST_INTERRUPTED', `interrupted: ${m[1]} was killed before the ingest finished (the file is not at fault); upload the file again`, { cause: e, context: { reason: 'tool-killed' } });
 }
 
 export class AssetLibrary {
@@ -109,9 +123,14 @@ export class AssetLibrary {
    * bulletin goes through. A refused file leaves nothing behind.
    */
   async importAudio(file: string, meta: { title: string; actor: string }, opts: { onProgress?: (f: number) => void; ingest?: Ingest; maxDurationMs?: number } = {}): Promise<LibraryAsset> {
-    const work = mkdtempSync(join(tmpdir(), 'loa-ingest-'));
+    const work = ownedTempDir('loa-ingest');
     try {
-      const r = await (opts.ingest ?? ffmpegIngest)(file, { outDir: work, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.maxDurationMs ? { maxDurationMs: opts.maxDurationMs } : {}) });
+      let r: IngestResult;
+      try {
+        r = await (opts.ingest ?? ffmpegIngest)(file, { outDir: work, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.maxDurationMs ? { maxDurationMs: opts.maxDurationMs } : {}) });
+      } catch (e) {
+        throw killedTool(e) ?? e;
+      }
       return this.add(readFileSync(r.file), { ...meta, mime: 'audio/ogg', durationMs: r.durationMs, loudness: r.loudness.output, sourceFormat: r.sourceFormat });
     } finally {
       rmSync(work, { recursive: true, force: true });

@@ -124,6 +124,22 @@ const MIGRATIONS = [
   ALTER TABLE library ADD COLUMN loudness TEXT;
   ALTER TABLE library ADD COLUMN source_format TEXT;
   `,
+  `
+  -- The console's long work (an upload's ingest, a TTS bulletin), so that the job a browser polls outlives the
+  -- console process that ran it: owner is that process (lib/owned-temp.ts), progress is kept in memory only.
+  CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    account TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+    result TEXT,
+    error TEXT,
+    started_at TEXT NOT NULL,
+    ended_at TEXT
+  );
+  CREATE INDEX jobs_running ON jobs(status) WHERE status = 'running';
+  `,
 ];
 
 export interface Zone {

@@ -96,7 +96,11 @@ export function body<S extends z.ZodType>(schema: S, value: unknown, what = 'req
 
 export async function buildApp(deps: ConsoleDeps): Promise<FastifyInstance> {
   const now = deps.now ?? Date.now;
-  const ctx: Ctx = { ...deps, now, sessions: new Sessions(deps.registry, { now }), throttle: new LoginThrottle(5, 15 * 60_000, now), jobs: new Jobs() };
+  const jobs = new Jobs({ db: deps.registry.db, now, onError: (err, job) => deps.log.warn({ err, job }, 'job outcome not recorded') });
+  // Jobs of a console that died (killed, a power cut) answer as interrupted, not as running for ever.
+  const interrupted = jobs.recover();
+  if (interrupted) deps.log.warn({ jobs: interrupted }, 'jobs interrupted by the console\'s restart');
+  const ctx: Ctx = { ...deps, now, sessions: new Sessions(deps.registry, { now }), throttle: new LoginThrottle(5, 15 * 60_000, now), jobs };
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: true });
   await app.register(cookie);
   await app.register(multipart, { limits: { fileSize: deps.maxUploadBytes ?? 200 * 1024 * 1024, files: 1, fields: 10 } });

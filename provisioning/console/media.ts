@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ownedTempDir } from '../../lib/owned-temp.js';
 import { LoaError } from '../../protocol/errors.js';
 import type { AssetLibrary, Ingest, LibraryAsset } from '../library.js';
 import type { TtsService } from './app.js';
@@ -33,7 +33,7 @@ export async function speakToLibrary(d: MediaDeps, r: SpeakRequest, actor: strin
   if (!d.tts) throw new LoaError('LOA_E_CONFIG_INVALID', 'no TTS engine is configured on this console');
   const wav = await d.tts.synthesize(r.text, { ...(r.voice ? { voice: r.voice } : {}), ...(r.speed ? { speed: r.speed } : {}), ...(r.engine ? { engine: r.engine } : {}) });
   onProgress(0.3);
-  const dir = mkdtempSync(join(tmpdir(), 'loa-tts-'));
+  const dir = ownedTempDir('loa-tts');
   try {
     writeFileSync(join(dir, 'tts.wav'), wav);
     return await importUpload(d, join(dir, 'tts.wav'), r.title, actor, (f) => onProgress(0.3 + 0.7 * f));

@@ -4,6 +4,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../../lib/log.js';
 import { endClient } from '../../lib/mqtt-end.js';
+import { sweepOrphanTempDirs } from '../../lib/owned-temp.js';
 import { ROOT_DIR } from '../../lib/paths.js';
 import { LoaError } from '../../protocol/errors.js';
 import { AssetLibrary } from '../library.js';
@@ -103,6 +104,9 @@ export class ConsoleServer {
 
   async #start(): Promise<void> {
     const o = this.#o;
+    // What consoles (or panels, or `loa library add`) killed mid-upload left in the temporary folder; never a live process's.
+    const swept = sweepOrphanTempDirs();
+    if (swept.length) o.log.warn({ removed: swept }, 'removed the temporary files of processes that are gone');
     await this.services.start();
     if (o.broker.dispatch) {
       const d = o.broker.dispatch;

@@ -55,6 +55,7 @@ export default {
   'err.LOA_E_LINK_DOWN': 'The connection to the broker is down; the command was not sent.',
   'err.LOA_E_CONFIG_INVALID': 'The server is not configured for this.',
   'err.LOA_E_INTERNAL': 'Server error.',
+  'err.LOA_E_INGEST_INTERRUPTED': 'Processing the file was interrupted (the server restarted or its processing was stopped). The file is fine: send it again.',
 
   'fleet.filters': 'Filter devices',
   'fleet.filter.offline': 'Only devices offline for more than (hours)',

@@ -56,6 +56,7 @@ export default {
   'err.LOA_E_LINK_DOWN': 'Mất kết nối tới máy chủ tin nhắn (broker); lệnh chưa được gửi.',
   'err.LOA_E_CONFIG_INVALID': 'Máy chủ chưa được cấu hình cho việc này.',
   'err.LOA_E_INTERNAL': 'Lỗi máy chủ.',
+  'err.LOA_E_INGEST_INTERRUPTED': 'Việc xử lý tệp bị gián đoạn (máy chủ khởi động lại hoặc chương trình xử lý bị dừng). Tệp không có lỗi: hãy gửi lại.',
 
   'fleet.filters': 'Lọc thiết bị',
   'fleet.filter.offline': 'Chỉ thiết bị mất kết nối quá số giờ',
