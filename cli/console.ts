@@ -31,6 +31,7 @@ export const consoleCmd = command({
     'cap-areas': { type: 'string', placeholder: 'FILE', description: 'CAP area mapping (JSON): {"geocode":[{"valueName","value","zone"}],"areaDesc":[{"match","zone"}]}' },
     'secure-cookies': { type: 'boolean', description: 'mark session cookies Secure (the console is served over HTTPS)' },
     'approve-exercises': { type: 'boolean', description: 'exercises too wait for an approver (actual emergencies always do)' },
+    'beacon-sec': { type: 'string', placeholder: 'SEC', description: 'period of the signed time beacon to devices (default 60); devices also get the time on request whenever they connect' },
   },
   help: 'Serves the web console (Vietnamese first) and its API; answers devices\' chunk requests from the library (DIR/library), stores their\nreports in DIR/reports.sqlite, publishes each device\'s signed target, and sends approved emergencies. See docs/console.md.',
   run: async (inv) => {
@@ -43,6 +44,7 @@ export const consoleCmd = command({
     const ttsConfig = str(inv.values.tts) ? readConfigFile(str(inv.values.tts)!) : { engine: 'espeak' };
     const capAreas = str(inv.values['cap-areas']) ? readConfigFile(str(inv.values['cap-areas'])!) : undefined;
     const port = int('port', inv.values.port, { min: 0, max: 65535 })!;
+    const beaconSec = inv.values['beacon-sec'] === undefined ? undefined : int('beacon-sec', inv.values['beacon-sec'], { min: 1, max: 3600 });
     const [{ ConsoleServer }, { createLogger }, { consoleServices }] = await Promise.all([import('../provisioning/console/server.js'), import('../lib/log.js'), import('../provisioning/console/services.js')]);
     const log = createLogger({ name: 'loa-console' });
     const { tts, ingest } = await consoleServices(ttsConfig);
@@ -56,6 +58,7 @@ export const consoleCmd = command({
       ingest,
       ...(capAreas ? { capAreas: capAreas as never } : {}),
       secureCookies: !!inv.values['secure-cookies'],
+      ...(beaconSec ? { beaconMs: beaconSec * 1000 } : {}),
       ...(inv.values['approve-exercises'] ? { approvalModes: ['exercise'] as const } : {}),
     });
     const stopping = untilSignal();

@@ -111,7 +111,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.#deps = deps;
     this.clock =
       deps.clock ??
-      new ClockTrust({ wall: Date.now, mono: systemMono, ntp: () => ntpSynchronised(), rtc: c.agent.clock.rtc, beaconTrustMs: c.agent.clock.beaconTrustMs, correctAboveMs: c.agent.clock.correctAboveMs });
+      new ClockTrust({ wall: Date.now, mono: systemMono, ntp: () => c.agent.clock.ntpFlag !== null && ntpSynchronised(c.agent.clock.ntpFlag), rtc: c.agent.clock.rtc, beaconTrustMs: c.agent.clock.beaconTrustMs, correctAboveMs: c.agent.clock.correctAboveMs });
     this.#now = () => this.clock.now();
     this.#boot = bootId();
     this.#verifier = new Verifier(c.keys.console);
@@ -653,6 +653,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const r = this.clock.onBeacon(beacon);
     if (r.wantTime) this.#askTime();
     if (!r.ok) return this.#log.warn({ seq: beacon.seq, reason: r.reason }, 'time beacon refused');
+    if (r.answered) this.#log.info({ correctedByMs: Math.round(r.correctedByMs), roundTripMs: Math.round(r.roundTripMs ?? 0), seq: beacon.seq }, 'the province answered with the time');
     if (r.correctedByMs) {
       if (Math.abs(r.correctedByMs) > this.config.agent.clock.correctAboveMs) this.#log.warn({ correctedByMs: Math.round(r.correctedByMs), seq: beacon.seq, answered: r.answered }, 'clock corrected by the province time beacon');
       // What the player holds was stamped by the old time: it moves with the clock.

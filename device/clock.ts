@@ -27,6 +27,9 @@ import type { TimeBeacon } from '../protocol/payloads.js';
 
 export type ClockSource = 'ntp' | 'rtc' | 'beacon' | 'none';
 
+/** An answer slower than this is used, and asked for again: a faster one sets the clock closer. */
+const SLOW_ANSWER_MS = 400;
+
 export interface ClockDeps {
   /** System wall clock (Date.now). */
   wall: () => number;
@@ -47,7 +50,7 @@ export interface ClockDeps {
 }
 
 export type BeaconResult =
-  | { ok: true; correctedByMs: number; answered: boolean; wantTime: boolean }
+  | { ok: true; correctedByMs: number; answered: boolean; wantTime: boolean; roundTripMs?: number }
   | { ok: false; reason: string; wantTime: boolean };
 
 interface Anchor {
@@ -67,6 +70,8 @@ export class ClockTrust {
   #last: { at: number; mono: number; seq: number } | null = null;
   /** A time known to have passed, at a monotonic instant. */
   #floor: Anchor | null = null;
+  /** How far off the anchor may have been when set (half the round trip of the answer that set it). */
+  #anchorError = Infinity;
 
   constructor(deps: ClockDeps) {
     this.#d = deps;
@@ -103,6 +108,11 @@ export class ClockTrust {
 
   get trusted(): boolean {
     return this.source !== 'none';
+  }
+
+  /** How far off the agent's time may be now: the anchor's error, growing with a crystal's drift (100 ppm) since. */
+  #uncertainty(): number {
+    return this.#anchor ? this.#anchorError + (this.#d.mono() - this.#anchor.mono) * 1e-4 : Infinity;
   }
 
   /** A time the device knows has passed (from beacons, signed payloads and the stored floor), or null. */
@@ -143,6 +153,7 @@ export class ClockTrust {
     if (at > est + this.#d.correctAboveMs) {
       // Behind: a beacon is never from the future, so the time is at least `at`. Step forward now, then ask how far.
       this.#anchor = { at, mono };
+      this.#anchorError = Infinity;
       return { ok: true, correctedByMs: at - est, answered: false, wantTime: true };
     }
     if (est - at > b.validMs) {
@@ -162,15 +173,18 @@ export class ClockTrust {
     if (rtt > (this.#d.maxRoundTripMs ?? 30_000) || this.#wallTrusted) this.observeFloor(at);
     if (rtt > (this.#d.maxRoundTripMs ?? 30_000)) return { ok: false, reason: `beacon ${b.seq} answered after ${Math.round(rtt)} ms, too late to set the clock by`, wantTime: true };
     if (this.#wallTrusted) return { ok: true, correctedByMs: 0, answered: true, wantTime: false };
-    // Made after the question and received now: the time lies in [at, at + rtt].
+    // Made after the question and received now: the time lies in [at, at + rtt], so its middle is right to within rtt / 2.
     const before = this.now();
     this.observeFloor(at);
     const agrees = this.trusted && this.#anchor !== null && before >= at && before <= at + rtt;
     this.#trustUntil = mono + this.#d.beaconTrustMs;
-    // A trusted clock inside that interval keeps running as it is (no jitter from one answer to the next); otherwise its middle.
-    if (agrees) return { ok: true, correctedByMs: 0, answered: true, wantTime: false };
+    // A slow answer (a busy link or province) is rough: ask again, and keep the best answer (NTP's clock filter, in small).
+    const wantTime = rtt > SLOW_ANSWER_MS;
+    // A trusted clock inside that interval keeps running as it is, unless this answer is sharper than the one it runs on.
+    if (agrees && rtt / 2 >= this.#uncertainty()) return { ok: true, correctedByMs: 0, answered: true, wantTime, roundTripMs: rtt };
     this.#anchor = { at: at + rtt / 2, mono };
-    return { ok: true, correctedByMs: this.now() - before, answered: true, wantTime: false };
+    this.#anchorError = rtt / 2;
+    return { ok: true, correctedByMs: this.now() - before, answered: true, wantTime, roundTripMs: rtt };
   }
 }
 

@@ -64,6 +64,8 @@ export const AgentSettings = z.strictObject({
     .strictObject({
       /** The board has a battery-backed RTC the technician vouches for. */
       rtc: z.boolean().default(false),
+      /** The file whose presence says NTP has synchronised (systemd-timesyncd's); null: never believe NTP, only the province's beacon. */
+      ntpFlag: z.string().min(1).nullable().default('/run/systemd/timesync/synchronized'),
       /** How long a time beacon keeps the clock trusted without NTP. */
       beaconTrustMs: z.int().min(60_000).default(6 * 3600_000),
       /** A beacon further than this from the system clock moves the agent's clock to it. */

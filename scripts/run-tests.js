@@ -3,9 +3,10 @@
 // One process per file keeps brokers, ports and SQLite files of one suite
 // from leaking into another, and lets the suites use both cores.
 //
-//   node scripts/run-tests.js                 unit, contracts, integration, browser (headless Chromium)
-//   node scripts/run-tests.js --slow          also test/slow (fault and soak suites)
-//   node scripts/run-tests.js --only slow     only test/slow
+//   node scripts/run-tests.js                 unit, contracts, integration, browser (headless Chromium), faults (quick cases)
+//   node scripts/run-tests.js --slow          also the long suites: test/slow and test/faults/*.slow.test.js
+//   node scripts/run-tests.js --only slow     only the long suites
+//   node scripts/run-tests.js --only faults   only test/faults, quick cases (with --slow: the long ones too)
 //   node scripts/run-tests.js broker acl      only files whose path contains a word
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -18,9 +19,12 @@ const onlyIdx = args.indexOf('--only');
 const only = onlyIdx >= 0 ? args[onlyIdx + 1] : null;
 const filters = args.filter((a, i) => !a.startsWith('--') && !(onlyIdx >= 0 && i === onlyIdx + 1));
 const root = join(import.meta.dirname, '..', 'dist', 'test');
-const suites = only ? [only] : ['unit', 'contracts', 'integration', 'browser', ...(slow ? ['slow'] : [])];
+const suites = only === 'slow' ? ['slow', 'faults'] : only ? [only] : ['unit', 'contracts', 'integration', 'browser', 'faults', ...(slow ? ['slow'] : [])];
+/** A long suite: test/slow, or a fault suite file named *.slow.test.js. */
+const isSlow = (f) => f.includes(`${join('test', 'slow')}`) || f.endsWith('.slow.test.js');
+const wantSlow = only === 'slow' ? 'only' : slow ? 'too' : 'no';
 const jobs = Number(process.env.LOA_TEST_JOBS) || Math.max(2, Math.min(4, availableParallelism()));
-const timeoutMs = Number(process.env.LOA_TEST_TIMEOUT_MS) || (only === 'slow' || slow ? 900_000 : 180_000);
+const timeoutMs = Number(process.env.LOA_TEST_TIMEOUT_MS) || (only === 'slow' || slow ? 900_000 : 240_000);
 
 function walk(dir) {
   let out = [];
@@ -38,7 +42,7 @@ function walk(dir) {
   return out;
 }
 
-let files = suites.flatMap((s) => walk(join(root, s)));
+let files = suites.flatMap((s) => walk(join(root, s))).filter((f) => (wantSlow === 'only' ? isSlow(f) : wantSlow === 'too' || !isSlow(f)));
 if (filters.length) files = files.filter((f) => filters.some((w) => f.includes(w)));
 if (!files.length) {
   if (args.includes('--allow-empty')) {

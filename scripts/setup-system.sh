@@ -6,9 +6,10 @@
 #   mosquitto(-clients)        interop tests and the broker benchmark peer
 #   redis-server               the broker's cluster mode (--redis)
 #   chromium                   headless browser tests of the web UIs
+#   faketime                   the fault suite moves an agent's wall clock (libfaketime), as a Pi without RTC sees it
 set -euo pipefail
 
-packages=(g++ make python3 ffmpeg espeak-ng libasound2-dev alsa-utils mosquitto mosquitto-clients redis-server chromium ca-certificates openssl)
+packages=(g++ make python3 ffmpeg espeak-ng libasound2-dev alsa-utils mosquitto mosquitto-clients redis-server chromium faketime ca-certificates openssl)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -173,4 +173,23 @@ test('clock trust: a clock ahead is set back only by an answer; agreeing beacons
   assert.not.ok(c.onBeacon(old).ok);
 });
 
+test('clock trust: a slow answer sets the clock roughly and asks again; a sharper answer corrects it', () => {
+  const truth = Date.parse('2026-11-26T01:00:00.000Z');
+  const { c, pass } = virtualClock(truth - 50_000);
+  // The province was busy: its answer was made just after the question but arrived 3 s later.
+  const n1 = c.requestTime();
+  pass(3000);
+  const r1 = c.onBeacon(beacon(iso(truth + 20), { nonce: n1 }));
+  assert.ok(r1.ok && r1.wantTime, 'asks again');
+  const off1 = c.now() - (truth + 3000);
+  assert.ok(Math.abs(off1) <= 1500, `off by ${off1} ms: within half the round trip`);
+  pass(10_000);
+  const n2 = c.requestTime();
+  pass(60);
+  const r2 = c.onBeacon(beacon(iso(truth + 13_000 + 30), { nonce: n2 }));
+  assert.ok(r2.ok && !r2.wantTime);
+  const off2 = c.now() - (truth + 13_060);
+  assert.ok(Math.abs(off2) <= 30, `off by ${off2} ms after the sharper answer`);
+});
+
 test.run();
