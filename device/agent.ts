@@ -111,7 +111,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.#deps = deps;
     this.clock =
       deps.clock ??
-      new ClockTrust({ wall: Date.now, mono: systemMono, ntp: () => c.agent.clock.ntpFlag !== null && ntpSynchronised(c.agent.clock.ntpFlag), rtc: c.agent.clock.rtc, beaconTrustMs: c.agent.clock.beaconTrustMs, correctAboveMs: c.agent.clock.correctAboveMs });
+      new ClockTrust({ wall: Date.now, mono: systemMono, ntp: () => c.agent.clock.ntpFlag !== null && ntpSynchronised(c.agent.clock.ntpFlag), rtc: c.agent.clock.rtc, beaconTrustMs: c.agent.clock.beaconTrustMs, correctAboveMs: c.agent.clock.correctAboveMs, maxRoundTripMs: c.agent.clock.maxAnswerMs });
     this.#now = () => this.clock.now();
     this.#boot = bootId();
     this.#verifier = new Verifier(c.keys.console);

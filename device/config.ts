@@ -68,6 +68,8 @@ export const AgentSettings = z.strictObject({
       ntpFlag: z.string().min(1).nullable().default('/run/systemd/timesync/synchronized'),
       /** How long a time beacon keeps the clock trusted without NTP. */
       beaconTrustMs: z.int().min(60_000).default(6 * 3600_000),
+      /** An answer to a time request slower than this (round trip) is too uncertain to set the clock by. */
+      maxAnswerMs: z.int().min(50).max(120_000).default(30_000),
       /** A beacon further than this from the system clock moves the agent's clock to it. */
       correctAboveMs: z.int().min(100).default(2000),
     })
