@@ -255,7 +255,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.store.releaseOtherBoots(this.#boot);
     this.#wasTrusted = this.clock.trusted;
     if (!this.#reserve.held && !this.#memoryStore && !this.#reserve.ensure()) this.#log.warn({ bytes: this.#reserve.bytes }, 'no room for the store headroom on the disk');
-    await recoverAssets(this.store, this.files, this.#target?.assets ?? [], this.#log);
+    // Without a target (a new or rebuilt store) the asset files on the disk are kept, to be adopted when it comes.
+    await recoverAssets(this.store, this.files, this.#target?.assets ?? [], this.#log, { keepUnwanted: !this.#target });
     this.sync.on('applied', (v) => {
       this.#publishState();
       this.#publishTelemetry(true);
@@ -707,6 +708,16 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.clock.observeFloor(Date.parse(target.issuedAt));
     this.#rejection = null;
     this.#log.info({ version: target.version, assets: target.assets.length, programmes: target.programmes.length }, 'target accepted');
+    if (!current) {
+      // The first target this store holds: files already on the disk (from before a rebuild) are adopted, not fetched again.
+      void recoverAssets(this.store, this.files, target.assets, this.#log)
+        .catch((e) => this.#log.error({ err: reasonOf(e) }, 'cannot adopt the asset files on the disk'))
+        .finally(() => {
+          if (this.#target === target) this.sync.setTarget(target);
+          this.#publishState();
+        });
+      return;
+    }
     this.sync.setTarget(target);
     this.#publishState();
   }

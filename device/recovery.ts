@@ -10,7 +10,12 @@ import type { DeviceStore } from './store.js';
 //   re-verified and indexed if the target wants it, deleted otherwise;
 // - partial files and partial rows that lost their other half are dropped.
 
-export async function recoverAssets(store: DeviceStore, files: AssetFiles, wanted: readonly AssetRef[], log: Logger): Promise<{ dropped: number; adopted: number; removed: number }> {
+/**
+ * `keepUnwanted`: complete files no target asks for are kept (not deleted)
+ * — the agent does not know its target yet (a fresh or rebuilt store), and
+ * adopts them when the target arrives instead of fetching them again.
+ */
+export async function recoverAssets(store: DeviceStore, files: AssetFiles, wanted: readonly AssetRef[], log: Logger, opts: { keepUnwanted?: boolean } = {}): Promise<{ dropped: number; adopted: number; removed: number }> {
   const out = { dropped: 0, adopted: 0, removed: 0 };
   const onDisk = files.list();
   const rows = new Map(store.assets().map((a) => [a.sha256, a]));
@@ -27,6 +32,7 @@ export async function recoverAssets(store: DeviceStore, files: AssetFiles, wante
   for (const sha of onDisk.complete) {
     if (rows.has(sha)) continue;
     const ref = byHash.get(sha);
+    if (!ref && opts.keepUnwanted) continue;
     const got = ref ? await hashFile(files.path(sha)) : null;
     if (ref && got && got.sha256 === sha && got.size === ref.size) {
       store.tx(() => store.addAsset(ref, new Date().toISOString()));
@@ -39,6 +45,6 @@ export async function recoverAssets(store: DeviceStore, files: AssetFiles, wante
   const partialRows = new Set(store.partials().map((p) => p.sha256));
   for (const sha of onDisk.partial) if (!partialRows.has(sha)) files.removePartial(sha);
   for (const sha of partialRows) if (!onDisk.partial.includes(sha)) store.removePartial(sha);
-  if (out.dropped || out.adopted || out.removed) log.warn(out, 'asset store repaired at start');
+  if (out.dropped || out.adopted || out.removed) log.warn(out, 'asset store repaired');
   return out;
 }

@@ -175,6 +175,7 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
       amplifier: t.amplifier,
       volume: d.volumeNow(),
       disk: t.disk,
+      store: t.store ?? { state: 'ok', since: null, held: 0 },
       target: { applied: st.appliedVersion, received: st.receivedVersion, sync: st.sync, lastSyncAt: stored?.appliedAt ?? null, missingAssets: st.missingAssets },
       playing: playing && playingReq ? { id: playingReq.id, ...playing, volume: agent.playback?.volume ?? null, ...d.stoppable(playingReq) } : null,
       outbox: { pending: agent.store.outboxSize() },

@@ -207,7 +207,8 @@ export interface FaultWorld {
   signer: Signer;
   dispatcher: MqttClient;
   agents: FaultAgent[];
-  agent(id: string, settings?: Record<string, unknown>): Promise<FaultAgent>;
+  /** An agent with its own link (not started); `data`: its data directory (default a new temporary one). */
+  agent(id: string, settings?: Record<string, unknown>, opts?: { data?: string }): Promise<FaultAgent>;
   setTarget(device: string, spec: Partial<TargetSpec>): number;
   restartBroker(signal?: NodeJS.Signals): Promise<void>;
   restartConsole(signal?: NodeJS.Signals): Promise<void>;
@@ -288,9 +289,9 @@ export async function faultWorld(opts: { devices?: [string, string][] } = {}): P
     signer,
     dispatcher,
     agents,
-    async agent(id, settings = {}) {
+    async agent(id, settings = {}, o = {}) {
       const proxy = await startProxy(broker.port);
-      const a = new FaultAgent(world, id, join(tempDir('loa-fault-data-'), id), proxy, settings);
+      const a = new FaultAgent(world, id, o.data ?? join(tempDir('loa-fault-data-'), id), proxy, settings);
       agents.push(a);
       return a;
     },

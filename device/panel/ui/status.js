@@ -19,6 +19,7 @@ export function statusCard(ctx) {
     amplifier: row(t('status.amplifier'), 'status-amplifier'),
     volume: row(t('status.volume'), 'status-volume'),
     disk: row(t('status.disk'), 'status-disk'),
+    store: row(t('status.store'), 'status-store'),
     target: row(t('status.target'), 'status-target'),
     sync: row(t('status.sync'), 'status-sync'),
     outbox: row(t('status.outbox'), 'status-outbox'),
@@ -57,6 +58,18 @@ export function statusCard(ctx) {
 
       const d = s.disk ?? {};
       put(rows.disk, d.full ? 'bad' : null, t('status.disk.line', { free: fmt.bytes(d.freeBytes), used: fmt.bytes(d.usedBytes), budget: fmt.bytes(d.budgetBytes) }), d.full ? h('br') : null, d.full ? t('status.disk.full') : null);
+
+      // The device's own records: a full disk or a damaged store degrades them, never the emergency alert.
+      const st = s.store ?? { state: 'ok' };
+      const storeText = {
+        ok: () => t('status.store.ok'),
+        full: () => t('status.store.full', { n: fmt.number(st.held ?? 0) }),
+        rebuilt: () => t('status.store.rebuilt', { when: st.since ? when(st.since, now) : '—' }),
+        memory: () => t('status.store.memory'),
+      }[st.state] ?? (() => st.state);
+      put(rows.store, st.state === 'ok' ? null : st.state === 'rebuilt' ? 'warn' : 'bad', storeText());
+      rows.store.dd.dataset.state = st.state;
+      if (st.detail && st.state !== 'ok') rows.store.dd.title = st.detail;
 
       const tg = s.target ?? {};
       const notes = [];
