@@ -15,16 +15,25 @@ export interface Tools {
 /** `ffmpeg`/`ffprobe` on PATH, or FFMPEG_PATH/FFPROBE_PATH as fluent-ffmpeg reads them. */
 export const defaultTools = (): Tools => ({ ffmpeg: process.env.FFMPEG_PATH || 'ffmpeg', ffprobe: process.env.FFPROBE_PATH || 'ffprobe' });
 
-/** A tool that could not be started, exited non-zero, stopped making progress, or was stopped. `reason` is its own words where it gave any. */
+/**
+ * A tool that could not be started, exited non-zero, was killed by a signal
+ * it was not sent by us (the OOM killer, an operator: `signal` says which;
+ * not the input's fault), stopped making progress, or was stopped. `reason`
+ * is its own words where it gave any.
+ */
 export class ToolFailure extends Error {
   constructor(
-    readonly kind: 'spawn' | 'exit' | 'stalled' | 'aborted',
+    readonly kind: 'spawn' | 'exit' | 'killed' | 'stalled' | 'aborted',
     readonly reason: string,
+    readonly tool: 'ffmpeg' | 'ffprobe',
+    readonly signal: NodeJS.Signals | null = null,
   ) {
     super(reason);
     this.name = 'ToolFailure';
   }
 }
+
+const killed = (tool: 'ffmpeg' | 'ffprobe', signal: NodeJS.Signals) => new ToolFailure('killed', `${tool} was killed by ${signal}`, tool, signal);
 
 /** The message of a level-tagged log line ("[mp3 @ 0x55…] [error] Header missing" → "Header missing"), or null if it is not an error. */
 export function errorLine(line: string): string | null {
@@ -70,17 +79,18 @@ export function probe(tools: Tools, file: string, timeoutMs = 30_000): Promise<P
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-LOG_TAIL_CHARS)));
     child.on('error', (e) => {
       clearTimeout(timer);
-      reject(new ToolFailure('spawn', `cannot run ${tools.ffprobe}: ${e.message}`));
+      reject(new ToolFailure('spawn', `cannot run ${tools.ffprobe}: ${e.message}`, 'ffprobe'));
     });
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (timedOut) return reject(new ToolFailure('stalled', `ffprobe did not finish within ${timeoutMs / 1000} s`));
+      if (timedOut) return reject(new ToolFailure('stalled', `ffprobe did not finish within ${timeoutMs / 1000} s`, 'ffprobe'));
+      if (signal) return reject(killed('ffprobe', signal));
       const errors = err.split('\n').flatMap((l) => errorLine(l) ?? []);
-      if (code !== 0) return reject(new ToolFailure('exit', errors[0] ?? `ffprobe exited with ${code}`));
+      if (code !== 0) return reject(new ToolFailure('exit', errors[0] ?? `ffprobe exited with ${code}`, 'ffprobe'));
       try {
         resolve({ json: JSON.parse(out) as ProbeJson, warnings: err });
       } catch {
-        reject(new ToolFailure('exit', 'ffprobe printed no readable description'));
+        reject(new ToolFailure('exit', 'ffprobe printed no readable description', 'ffprobe'));
       }
     });
   });
@@ -146,6 +156,18 @@ export function runPass(tools: Tools, args: readonly string[], opts: PassOptions
       child.stdin.on('error', () => {});
       opts.stdin.pipe(child.stdin);
     }
+    // INVARIANT: a process that has ended reads nothing more, so what is
+    // still coming for it is drained, not held. Held, it would fill the pipe
+    // from the process before this one (opts.stdin is that one's stdout):
+    // Node then stops reading that process' output, never reads its end, and
+    // its 'close' (which this promise waits for, as the caller does) never
+    // comes, even once it has been killed — an ingest waiting for ever.
+    const release = () => {
+      if (!opts.stdin) return;
+      if (child.stdin) opts.stdin.unpipe(child.stdin);
+      opts.stdin.resume();
+    };
+    child.on('exit', release);
     if (opts.stdout) child.stdout?.pipe(opts.stdout);
     const progressStream = child.stdio[progressFd] as Readable;
     progressStream.setEncoding('utf8').on('data', (d: string) => {
@@ -179,17 +201,19 @@ export function runPass(tools: Tools, args: readonly string[], opts: PassOptions
     };
     child.on('error', (e) => {
       done();
-      reject(new ToolFailure('spawn', `cannot run ${tools.ffmpeg}: ${e.message}`));
+      release();
+      reject(new ToolFailure('spawn', `cannot run ${tools.ffmpeg}: ${e.message}`, 'ffmpeg'));
     });
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       done();
       const last = errorLine(partial);
       if (last && errors.length < MAX_ERRORS) errors.push(last);
       const result = { log, errors, outTimeUs, stoppedAtLimit: stopped === 'limit' };
       if (stopped === 'limit') return resolve(result);
-      if (stopped === 'stalled') return reject(new ToolFailure('stalled', `ffmpeg made no progress for ${stallMs / 1000} s`));
-      if (stopped === 'aborted') return reject(new ToolFailure('aborted', 'ffmpeg was stopped'));
-      if (code !== 0) return reject(new ToolFailure('exit', reasonOf(errors, `ffmpeg exited with ${code}`)));
+      if (stopped === 'stalled') return reject(new ToolFailure('stalled', `ffmpeg made no progress for ${stallMs / 1000} s`, 'ffmpeg'));
+      if (stopped === 'aborted') return reject(new ToolFailure('aborted', 'ffmpeg was stopped', 'ffmpeg'));
+      if (signal) return reject(killed('ffmpeg', signal));
+      if (code !== 0) return reject(new ToolFailure('exit', reasonOf(errors, `ffmpeg exited with ${code}`), 'ffmpeg'));
       resolve(result);
     });
   });

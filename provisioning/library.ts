@@ -57,15 +57,16 @@ export async function probeAudio(file: string): Promise<{ durationMs: number; mi
 
 /**
  * An ingest whose ffmpeg or ffprobe was killed (the OOM killer, an operator's
- * kill): not the file's fault, whatever the ingest made of the missing exit
- * status ("the file is damaged"). The tool says it exited "with null" only
- * when a signal ended it (audio/ingest-ffmpeg.ts).
+ * kill): not the file's fault. The ingest's failure carries the tool's
+ * ToolFailure, which names the signal (audio/ingest-ffmpeg.ts).
  */
 function killedTool(e: unknown): LoaError | null {
   const cause = isLoaError(e) ? e.cause : e;
-  const m = cause instanceof ToolFailure && cause.kind === 'exit' ? /^(ffmpeg|ffprobe) exited with null$/.exec(cause.reason) : null;
-  if (!m) return null;
-  return new LoaError('LOA_E_INGEST_INTERRUPTED', `interrupted: ${m[1]} was killed before the ingest finished (the file is not at fault); upload the file again`, { cause: e, context: { reason: 'tool-killed' } });
+  if (!(cause instanceof ToolFailure && cause.kind === 'killed')) return null;
+  return new LoaError('LOA_E_INGEST_INTERRUPTED', `interrupted: ${cause.tool} was killed before the ingest finished (the file is not at fault); upload the file again`, {
+    cause: e,
+    context: { reason: 'tool-killed', signal: cause.signal },
+  });
 }
 
 export class AssetLibrary {
