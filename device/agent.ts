@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../lib/log.js';
 import { loaVersion } from '../lib/version.js';
+import { sweepOrphanTempDirs } from '../lib/owned-temp.js';
 import { LoaError, isLoaError, reasonOf } from '../protocol/errors.js';
 import { decodeChunkFrame, decodePayload, decodeSigned, encodePayload } from '../protocol/codec.js';
 import { LogAck, TargetState, type DeviceState, type DeviceStatus, type LogRecord, type Telemetry } from '../protocol/payloads.js';
@@ -235,6 +236,8 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   async start(): Promise<void> {
     this.#startedAt = this.#now();
+    // Panel uploads of an agent killed mid-upload (and any other dead process's), never a running one's: lib/owned-temp.ts.
+    for (const removed of sweepOrphanTempDirs()) this.#log.warn({ removed }, 'removed the temporary folder of a process that is gone');
     this.files.ensureDirs();
     // Time known to have passed: the floor stored before the restart (moved on by the monotonic clock within one boot).
     this.#loadFloor();

@@ -12,7 +12,7 @@ import { ownedTempDir } from './owned-temp.js';
 // so the whole body is read, part by part. Nothing is left behind when it
 // fails or is too large; on success the caller owns `dispose`. The folder
 // names this process (lib/owned-temp.ts): if it is killed before `dispose`,
-// the next console to start removes it.
+// the next console or village agent to start on this machine removes it.
 
 export interface Upload {
   file: string;
