@@ -312,4 +312,27 @@ function oggTone(seconds: number, hz: number): string {
   return file;
 }
 
+test('a full disk is said on the panel in Vietnamese, with the records held; when there is room again it says so too', async () => {
+  const r = running.find((x) => x.agent.config.device.id === 't4a') ?? (await start('t4a'));
+  const { page, problems } = await openPanel(r);
+  await logIn(page, r.password);
+  await page.getByTestId('status-store').filter({ hasText: 'Bình thường' }).waitFor();
+  // SQLite's own page limit refuses the next page it needs, as a full SD card does; the headroom file goes first.
+  const db = r.agent.store.db;
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+  for (let i = 0; i < 30 && r.agent.store.health.state !== 'full'; i++) r.agent.record('operator', { action: 'test-fill', session: 'browser-test', detail: { note: 'x'.repeat(400) } });
+  assert.is(r.agent.store.health.state, 'full');
+  // Held records go to the province from memory, so the count falls as it acknowledges them.
+  const held = page.getByTestId('status-store').filter({ hasText: /^Ổ ĐẦY: (\d+ bản ghi đang giữ tạm trong bộ nhớ, sẽ ghi khi có chỗ|bản ghi mới được giữ tạm trong bộ nhớ và gửi lên tỉnh, sẽ ghi khi có chỗ)\. Còi khẩn cấp vẫn hoạt động/ });
+  await held.waitFor();
+  assert.is(await page.getByTestId('status-store').getAttribute('data-state'), 'full');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'panel-disk-full-phone.png'), fullPage: true });
+  db.pragma('max_page_count = 1073741823');
+  await page.getByTestId('status-store').filter({ hasText: 'Bình thường' }).waitFor({ timeout: 30_000 });
+  assert.is(r.agent.store.heldCount, 0);
+  assert.equal(problems, []);
+  await page.context().close();
+});
+
 test.run();

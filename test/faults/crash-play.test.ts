@@ -27,10 +27,37 @@ type Play = { outcome: string; programme?: string; start: string; end?: string; 
 const plays = (device: string, programme: string) => w.records(device, 'play').map((r) => r.data as Play).filter((d) => d.programme === programme);
 
 // Both cases wait for a whole minute (programmes are scheduled by the minute): they share one, and run side by side.
-test('SIGKILL in the middle of programmes, and a programme whose asset lands seconds before it', async () => {
+test('SIGKILL in the middle of programmes; a programme whose asset lands seconds before it; one due just before the link comes up', async () => {
   const when = nextMinute(40_000);
-  await Promise.all([crashMidPlay(when), assetLandsLate(when)]);
+  await Promise.all([crashMidPlay(when), assetLandsLate(when), linkUpJustAfter(when)]);
 });
+
+/**
+ * Finding 8: a programme refused "clock-untrusted" 17 ms before the link came
+ * up was never retried within its grace period. The agent boots without a
+ * link shortly before its programme; the link (and the time) comes 5 s late.
+ */
+async function linkUpJustAfter(when: ReturnType<typeof nextMinute>) {
+  const asset = toneAsset(w, 6, 698);
+  w.setTarget('l1a', { assets: [asset.sha256], programmes: [oneOff('tin-som', asset.sha256, when)] });
+  const d = await w.agent('l1a');
+  await d.start();
+  await d.waitLog((l) => l.msg === 'target applied', 'target applied', 60_000);
+  await d.kill('SIGTERM');
+  // Power back 8 s before the programme, the 3G modem not: no link, so no time.
+  d.proxy.refuse(true);
+  await sleep(Math.max(0, when.at - 8000 - Date.now()));
+  await d.start();
+  await sleep(Math.max(0, when.at + 5000 - Date.now()));
+  assert.not.ok(d.logs().some((l) => l.msg === 'the province answered with the time' && Date.parse(l.time) > d.current!.startedAt - 500), 'no time before the link');
+  d.proxy.refuse(false);
+  await d.waitLog((l) => l.msg === 'playing' && String(l.id).startsWith('tin-som@'), 'the programme playing once the time is known', 60_000);
+  await waitFor(() => plays('l1a', 'tin-som').length, { timeoutMs: 30_000, what: 'reported' });
+  const [p, ...more] = plays('l1a', 'tin-som');
+  assert.is(more.length, 0);
+  assert.is(p!.outcome, 'played', JSON.stringify(p));
+  assert.ok(d.soundedSeconds(698) >= 4, 'heard in the village');
+}
 
 /** SIGKILL 2–10 s into a programme: the resumable one resumes where it was cut and is reported once; the other is reported interrupted once. */
 async function crashMidPlay(when: ReturnType<typeof nextMinute>) {

@@ -63,7 +63,7 @@ export function statusCard(ctx) {
       const st = s.store ?? { state: 'ok' };
       const storeText = {
         ok: () => t('status.store.ok'),
-        full: () => t('status.store.full', { n: fmt.number(st.held ?? 0) }),
+        full: () => (st.held > 0 ? t('status.store.full', { n: fmt.number(st.held) }) : t('status.store.fullNone')),
         rebuilt: () => t('status.store.rebuilt', { when: st.since ? when(st.since, now) : '—' }),
         memory: () => t('status.store.memory'),
       }[st.state] ?? (() => st.state);

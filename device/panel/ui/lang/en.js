@@ -56,6 +56,7 @@ export default {
   'status.store': 'Records on the device',
   'status.store.ok': 'Normal',
   'status.store.full': 'DISK FULL: {n} records held in memory, written when there is room. Emergency alerts still work; ask the technician to free space.',
+  'status.store.fullNone': 'DISK FULL: new records are held in memory and sent to the province, written when there is room. Emergency alerts still work; ask the technician to free space.',
   'status.store.rebuilt': 'Rebuilt {when}: the damaged file is kept for the technician; the schedule was synced again from the province.',
   'status.store.memory': 'DISK FULL at start: running from memory, lost on restart. Emergency alerts still work; call the technician.',
   'status.outbox': 'Waiting to be sent to the province',

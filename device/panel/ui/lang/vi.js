@@ -57,6 +57,7 @@ export default {
   'status.store': 'Sổ ghi trên máy',
   'status.store.ok': 'Bình thường',
   'status.store.full': 'Ổ ĐẦY: {n} bản ghi đang giữ tạm trong bộ nhớ, sẽ ghi khi có chỗ. Còi khẩn cấp vẫn hoạt động; hãy báo kỹ thuật viên giải phóng bộ nhớ.',
+  'status.store.fullNone': 'Ổ ĐẦY: bản ghi mới được giữ tạm trong bộ nhớ và gửi lên tỉnh, sẽ ghi khi có chỗ. Còi khẩn cấp vẫn hoạt động; hãy báo kỹ thuật viên giải phóng bộ nhớ.',
   'status.store.rebuilt': 'Đã tạo lại {when}: tệp hỏng được giữ lại cho kỹ thuật viên; lịch phát đã đồng bộ lại từ tỉnh.',
   'status.store.memory': 'Ổ ĐẦY khi khởi động: đang chạy tạm trong bộ nhớ, mất khi khởi động lại. Còi khẩn cấp vẫn hoạt động; hãy báo kỹ thuật viên.',
   'status.outbox': 'Chờ gửi lên tỉnh',

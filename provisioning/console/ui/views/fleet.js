@@ -148,6 +148,8 @@ function card(d) {
       [t('fleet.disk'), h('span', { class: tel.disk.full ? 'bad' : '' }, t('fleet.diskText', { free: fmt.bytes(tel.disk.freeBytes), used: fmt.bytes(tel.disk.usedBytes), budget: fmt.bytes(tel.disk.budgetBytes) }), tel.disk.full ? ` · ${t('fleet.diskFull')}` : '')],
       [t('fleet.clock'), h('span', { class: tel.clock.trusted ? '' : 'warn' }, `${t(tel.clock.trusted ? 'clock.trusted' : 'clock.untrusted')} (${t(`clock.${tel.clock.source}`)})`)],
     );
+    // The device's own store, when it is not well: a full disk holding records in memory, a store rebuilt after damage.
+    if (tel.store && tel.store.state !== 'ok') rows.push([t('fleet.store'), h('span', { class: tel.store.state === 'rebuilt' ? 'warn' : 'bad', 'data-testid': 'device-store', title: tel.store.detail ?? '' }, t(`fleet.store.${tel.store.state}`, { n: fmt.number(tel.store.held), at: tel.store.since ? fmt.time(tel.store.since) : '—' }))]);
     if (tel.cpuTempC !== null) rows.push([t('fleet.cpu'), `${fmt.number(tel.cpuTempC, 0)} °C`]);
   } else rows.push([t('fleet.telemetry'), t('fleet.noTelemetry')]);
   return h(

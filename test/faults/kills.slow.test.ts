@@ -1,0 +1,245 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { ROOT_DIR } from '../../lib/paths.js';
+import { emergency, faultWorld, nextMinute, oneOff, quarantined, sleep, toneAsset, type FaultAgent, type FaultWorld } from './world.js';
+import { cleanupTempDirs, waitFor } from '../helpers/tmp.js';
+import type { EmergencyStart } from '../../protocol/payloads.js';
+
+// The long fault suite: a province under SIGKILL for several minutes. Two
+// villages, a programme every minute (some resumable), an emergency now and
+// then (some expired, some forged), and, at random points chosen by a fixed
+// seed, SIGKILL of an agent (during sync, playback, an emergency, a report
+// upload: whatever it is doing), of the broker and of the console, links cut.
+//
+// Nothing lost means here, at the end, once the kills stop:
+// - every programme whose time came is reported to the province exactly once
+//   (played, interrupted or refused), with times that are its own;
+// - every valid emergency sounded in every village it was sent to and was
+//   acknowledged to the end; no expired or forged one sounded;
+// - both agents run, their stores pass integrity_check, nothing quarantined.
+// The figures go to test-artifacts/faults-summary.json (docs/reliability.md).
+
+const SEED = Number(process.env.LOA_FAULT_SEED ?? 20261203);
+const RUN_MS = Number(process.env.LOA_FAULT_RUN_MS ?? 6 * 60_000);
+
+/** mulberry32: a small seeded PRNG, so a failing run can be repeated with its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+let w: FaultWorld;
+test.before(async () => {
+  w = await faultWorld();
+});
+test.after(async () => {
+  await w.stop();
+  cleanupTempDirs();
+});
+
+type Play = { outcome: string; programme?: string; emergency?: string; start: string; end?: string; rule?: string; reason?: string };
+type Ack = { emergency: string; status: string; code?: string };
+
+test(`seed ${SEED}: ${RUN_MS / 60_000} minutes of SIGKILL to agents, broker and console; nothing lost, nothing wrong`, async () => {
+  const rnd = prng(SEED);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
+  const ids = ['t3a', 't4a'] as const;
+  const zoneOf: Record<string, string> = { t3a: 'qn/dak-ha/thon-3', t4a: 'qn/dak-ha/thon-4' };
+  // Programmes: one a minute for the length of the run, 25 s each, every other one resumable; assets of 0.3–1 MB to sync while agents die.
+  const first = nextMinute(60_000);
+  const minutes = Math.floor(RUN_MS / 60_000);
+  const assets = [toneAsset(w, 25, 523), toneAsset(w, 25, 587), toneAsset(w, 25, 659)];
+  const programmes = Array.from({ length: minutes }, (_, i) => {
+    const at = first.at + i * 60_000;
+    const when = nextMinuteAt(at);
+    return oneOff(`ct-${i}`, assets[i % assets.length]!.sha256, when, { resumable: i % 2 === 0 });
+  });
+  for (const id of ids) w.setTarget(id, { assets: assets.map((a) => a.sha256), programmes });
+  const agents: Record<string, FaultAgent> = {};
+  for (const id of ids) {
+    agents[id] = await w.agent(id);
+    await agents[id]!.start();
+  }
+
+  const stats = { agentKills: 0, brokerKills: 0, consoleKills: 0, linkCuts: 0, emergenciesValid: 0, emergenciesExpired: 0, emergenciesForged: 0, restartToStartedMs: [] as number[], unexpectedExits: 0 };
+  const valid: EmergencyStart[] = [];
+  const bad: { id: string; kind: 'expired' | 'forged' }[] = [];
+  const endAt = first.at + RUN_MS - 30_000;
+  let nextEmergency = Date.now() + 20_000;
+  const crashWatch = (a: FaultAgent) => {
+    const run = a.current!;
+    void run.proc.exited.then(() => {
+      if (!(run as { killedByTest?: boolean }).killedByTest) stats.unexpectedExits++;
+    });
+  };
+  for (const id of ids) crashWatch(agents[id]!);
+
+  /** What each agent's last run said and how it ended, for a failure message. */
+  const diag = () =>
+    ids
+      .map((id) => {
+        const a = agents[id]!;
+        const run = a.current!;
+        return `--- ${id}: run ${a.runs.length - 1}, exit ${run.proc.child.exitCode ?? run.proc.child.signalCode ?? 'running'}\n${run.proc.out().split('\n').slice(-25).join('\n')}`;
+      })
+      .join('\n');
+
+  while (Date.now() < endAt) {
+    await sleep(2000 + rnd() * 5000);
+    const r = rnd();
+    if (Date.now() > nextEmergency) {
+      nextEmergency = Date.now() + 25_000 + rnd() * 20_000;
+      const kind = pick(['valid', 'valid', 'expired', 'forged'] as const);
+      const target = pick(ids);
+      const cmd = emergency({ scope: { zones: [zoneOf[target]!], devices: [] }, content: { kind: 'standard', clip: 'chime' }, repeat: 1, mode: 'test' });
+      if (kind === 'expired') {
+        const old = Date.now() - 10 * 60_000;
+        Object.assign(cmd, { issuedAt: new Date(old).toISOString(), expiresAt: new Date(old + 60_000).toISOString() });
+      }
+      try {
+        if (kind === 'forged') {
+          // Signed by someone else's key: as if an attacker reached the broker with a dispatch password.
+          const { Signer } = await import('../../protocol/signing.js');
+          const { generateKeyPairSync } = await import('node:crypto');
+          const { privateKey } = generateKeyPairSync('ed25519');
+          const forger = new Signer(privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+          const { encodeSigned } = await import('../../protocol/codec.js');
+          const { topics } = await import('../../protocol/topics.js');
+          await w.dispatcher.publishAsync(topics.zoneEmergency(zoneOf[target]!), encodeSigned('zone-emergency', forger.sign('emergency', cmd)), { qos: 1 });
+          bad.push({ id: cmd.id, kind });
+          stats.emergenciesForged++;
+        } else if (kind === 'valid') {
+          // As a dispatcher sends it: through the console, which sends it again to devices that stay silent.
+          const d = await w.dispatch({ zones: [zoneOf[target]!], mode: 'test', content: { kind: 'standard', clip: 'chime' }, repeat: 1, expiresMinutes: 15 });
+          valid.push({ ...cmd, id: d.id });
+          stats.emergenciesValid++;
+        } else {
+          await w.publishEmergency(cmd);
+          bad.push({ id: cmd.id, kind });
+          stats.emergenciesExpired++;
+        }
+      } catch {
+        // the console or the broker was being restarted: nothing was sent, nothing is expected
+      }
+      continue;
+    }
+    if (r < 0.72) {
+      const a = agents[pick(ids)]!;
+      (a.current as { killedByTest?: boolean }).killedByTest = true;
+      await a.kill('SIGKILL');
+      stats.agentKills++;
+      await sleep(rnd() * 2000);
+      const t0 = Date.now();
+      await a.start();
+      stats.restartToStartedMs.push(Date.now() - t0);
+      crashWatch(a);
+    } else if (r < 0.8) {
+      await w.restartBroker('SIGKILL');
+      stats.brokerKills++;
+    } else if (r < 0.88) {
+      await w.restartConsole('SIGKILL');
+      stats.consoleKills++;
+    } else {
+      pick(Object.values(agents)).proxy.cut();
+      stats.linkCuts++;
+    }
+  }
+  assert.ok(stats.agentKills >= 50 || RUN_MS < 6 * 60_000, `only ${stats.agentKills} agent kills`);
+  for (const id of ids) assert.ok(agents[id]!.alive, `${id} runs after the kills\n${diag()}`);
+
+  // The kills stop. Everything that is due has played or been reported; every outbox drains.
+  const lastProgramme = first.at + (minutes - 1) * 60_000;
+  await sleep(Math.max(0, lastProgramme + 45_000 - Date.now()));
+  const due = programmes.filter((_, i) => first.at + i * 60_000 <= Date.now() - 40_000);
+  for (const id of ids) {
+    await waitFor(
+      () => {
+        const got = new Set(w.records(id, 'play').map((r) => (r.data as Play).programme).filter(Boolean));
+        return due.every((p) => got.has(p.id));
+      },
+      { timeoutMs: 120_000, what: `${id}: every programme due reported (${JSON.stringify(w.records(id, 'play').map((r) => (r.data as Play).programme))})\n${diag()}` },
+    );
+  }
+  for (const id of ids) {
+    for (const e of valid.filter((x) => x.scope.zones.includes(zoneOf[id]!))) {
+      await waitFor(() => w.records(id, 'emergency-ack').some((r) => (r.data as Ack).emergency === e.id && (r.data as Ack).status === 'finished'), { timeoutMs: 120_000, what: `${id}: emergency ${e.id} played to the end\n${diag()}` });
+    }
+  }
+  await sleep(5000);
+
+  const summary: Record<string, unknown> = { seed: SEED, runMs: RUN_MS, ...stats, restartToStartedMs: undefined };
+  const sorted = [...stats.restartToStartedMs].sort((a, b) => a - b);
+  summary.restartToStartedP50Ms = sorted[Math.floor(sorted.length / 2)] ?? null;
+  summary.restartToStartedMaxMs = sorted.at(-1) ?? null;
+  let playsReported = 0;
+  let interrupted = 0;
+  let resumedPlayed = 0;
+  for (const id of ids) {
+    const a = agents[id]!;
+    assert.ok(a.alive, `${id} runs at the end`);
+    const plays = w.records(id, 'play').map((r) => r.data as Play);
+    // Exactly once per programme that came due.
+    for (const p of due) {
+      const mine = plays.filter((x) => x.programme === p.id);
+      assert.is(mine.length, 1, `${id} ${p.id}: ${JSON.stringify(mine)}`);
+      const at = Date.parse(`${p.recurrence.date}T${p.recurrence.time}:00+07:00`);
+      const r = mine[0]!;
+      if (r.outcome === 'played' || r.outcome === 'interrupted') {
+        assert.ok(Date.parse(r.start) >= at - 1500 && Date.parse(r.start) <= at + 5 * 60_000, `${id} ${p.id}: start ${r.start}, due ${new Date(at).toISOString()}`);
+        assert.ok(r.end && Date.parse(r.end) >= Date.parse(r.start) && Date.parse(r.end) - Date.parse(r.start) <= 5 * 60_000, `${id} ${p.id}: ${r.start}–${r.end}`);
+      }
+      if (r.outcome === 'interrupted') interrupted++;
+      if (r.outcome === 'played' && p.resumable) resumedPlayed++;
+    }
+    playsReported += plays.length;
+    // No record was stored twice (the province keeps one per key, the device never made two for one event).
+    const keys = w.records(id).map((r) => r.key);
+    assert.is(new Set(keys).size, keys.length);
+    // Forged and expired commands: reported, never played.
+    const acks = w.records(id, 'emergency-ack').map((r) => r.data as Ack);
+    for (const b of bad) {
+      const mine = acks.filter((x) => x.emergency === b.id);
+      assert.not.ok(mine.some((x) => x.status === 'playing' || x.status === 'finished'), `${id}: ${b.kind} ${b.id} played: ${JSON.stringify(mine)}`);
+      assert.not.ok(plays.some((x) => x.emergency === b.id && x.outcome === 'played'), `${id}: ${b.kind} ${b.id} in the play log as played`);
+    }
+  }
+  summary.playsReported = playsReported;
+  summary.programmesDue = due.length * ids.length;
+  summary.cutPlaysReportedInterrupted = interrupted;
+  summary.resumablePlayedToTheEnd = resumedPlayed;
+  summary.emergenciesSounded = valid.length;
+  // Stores: sound after all of it, nothing set aside.
+  for (const id of ids) {
+    const a = agents[id]!;
+    (a.current as { killedByTest?: boolean }).killedByTest = true;
+    await a.kill('SIGTERM');
+    const db = new Database(join(a.data, 'device.sqlite'), { readonly: true });
+    try {
+      assert.is(db.pragma('integrity_check', { simple: true }), 'ok');
+    } finally {
+      db.close();
+    }
+    assert.equal(quarantined(a.data), [], `${id}: nothing quarantined`);
+  }
+  assert.is(stats.unexpectedExits, 0, 'no agent exited on its own');
+  mkdirSync(join(ROOT_DIR, 'test-artifacts'), { recursive: true });
+  writeFileSync(join(ROOT_DIR, 'test-artifacts', 'faults-summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  console.log(JSON.stringify(summary));
+});
+
+/** The local date and HH:MM of an instant on a whole minute. */
+function nextMinuteAt(at: number): { at: number; date: string; time: string } {
+  const vn = new Date(at + 7 * 3600_000).toISOString();
+  return { at, date: vn.slice(0, 10), time: vn.slice(11, 16) };
+}
+
+test.run();
