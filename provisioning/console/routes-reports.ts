@@ -50,18 +50,22 @@ export function reportRoutes(app: FastifyInstance, ctx: Ctx): void {
   };
 
   /** The records of one kind the devices under `zone` reported for instants in [from, to), oldest first, with each device's zone. */
-  function deviceRecords<K extends LogKind>(kind: K, zone: string | null, range: { from: string; to: string }): { device: string; zone: string; at: string; data: Data<K> }[] {
+  /** `untrusted`: the device stamped it before it knew the time and could not correct it (protocol.md "Records"). */
+  function deviceRecords<K extends LogKind>(kind: K, zone: string | null, range: { from: string; to: string }): { device: string; zone: string; at: string; data: Data<K>; untrusted: boolean }[] {
     const devices = new Map(ctx.registry.devicesIn(zone).map((d) => [d.id, d.zone]));
     return (ctx.reports.db.prepare('SELECT device, at, record FROM device_log WHERE kind = ? AND at >= ? AND at < ? ORDER BY at, device, key').all(kind, range.from, range.to) as { device: string; at: string; record: string }[])
       .filter((r) => devices.has(r.device))
-      .map((r) => ({ device: r.device, zone: devices.get(r.device)!, at: r.at, data: (JSON.parse(r.record) as { data: Data<K> }).data }));
+      .map((r) => {
+        const rec = JSON.parse(r.record) as { data: Data<K>; clock?: string };
+        return { device: r.device, zone: devices.get(r.device)!, at: r.at, data: rec.data, untrusted: rec.clock === 'untrusted' };
+      });
   }
 
   /**
    * A report of one kind of device record over one day in Việt Nam, within
    * the zone: `GET /api/reports/<name>?zone=&date=&format=csv`.
    */
-  function dailyLog<K extends LogKind, R extends object>(name: string, kind: K, row: (r: { device: string; zone: string; at: string; data: Data<K> }) => R, csv: { header: string[]; row: (r: R) => unknown[] }): void {
+  function dailyLog<K extends LogKind, R extends object>(name: string, kind: K, row: (r: { device: string; zone: string; at: string; data: Data<K>; untrusted: boolean }) => R, csv: { header: string[]; row: (r: R) => unknown[] }): void {
     app.get(`/api/reports/${name}`, async (req, reply) => {
       const p = need(req, 'read');
       const q = body(z.strictObject({ zone: z.string().optional(), date: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
@@ -76,8 +80,8 @@ export function reportRoutes(app: FastifyInstance, ctx: Ctx): void {
   dailyLog(
     'playlog',
     'play',
-    ({ device, zone, data: d }) => ({ device, zone, programme: d.programme ?? null, title: d.title ?? null, level: d.level, source: d.source, start: d.start, end: d.end ?? null, outcome: d.outcome, volume: d.volume ?? null, rule: d.rule ?? null, reason: d.reason ?? null }),
-    { header: ['device', 'zone', 'programme', 'title', 'level', 'source', 'start', 'end', 'outcome', 'volume', 'rule', 'reason'], row: (r) => Object.values(r) },
+    ({ device, zone, data: d, untrusted }) => ({ device, zone, programme: d.programme ?? null, title: d.title ?? null, level: d.level, source: d.source, start: d.start, end: d.end ?? null, outcome: d.outcome, volume: d.volume ?? null, rule: d.rule ?? null, reason: d.reason ?? null, clockUntrusted: untrusted }),
+    { header: ['device', 'zone', 'programme', 'title', 'level', 'source', 'start', 'end', 'outcome', 'volume', 'rule', 'reason', 'clock_untrusted'], row: (r) => Object.values(r) },
   );
 
   const OWN = ['address', 'reason', 'rule', 'emergency'] as const;
@@ -103,19 +107,25 @@ export function reportRoutes(app: FastifyInstance, ctx: Ctx): void {
     const p = need(req, 'read');
     const q = body(z.strictObject({ zone: z.string().optional(), week: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
     const zone = scoped(q.zone, p);
-    const totals = new Map<string, { seconds: number; items: number; emergencySeconds: number }>();
-    for (const { zone: dz, data: d } of deviceRecords('play', zone, localDays(q.week, 7))) {
+    const totals = new Map<string, { seconds: number; items: number; emergencySeconds: number; untrustedItems: number }>();
+    for (const { zone: dz, data: d, untrusted } of deviceRecords('play', zone, localDays(q.week, 7))) {
       if ((d.outcome !== 'played' && d.outcome !== 'interrupted') || !d.end) continue;
       const commune = parentZone(dz) ?? dz;
-      const t = totals.get(commune) ?? { seconds: 0, items: 0, emergencySeconds: 0 };
+      const t = totals.get(commune) ?? { seconds: 0, items: 0, emergencySeconds: 0, untrustedItems: 0 };
+      if (untrusted) {
+        // Times a device could not vouch for are not summed as airtime; they are counted apart.
+        t.untrustedItems++;
+        totals.set(commune, t);
+        continue;
+      }
       const s = Math.max(0, (Date.parse(d.end) - Date.parse(d.start)) / 1000);
       t.seconds += s;
       t.items++;
       if (d.level === 'emergency') t.emergencySeconds += s;
       totals.set(commune, t);
     }
-    const rows = [...totals].sort(([a], [b]) => a.localeCompare(b)).map(([commune, t]) => ({ commune, name: ctx.registry.zone(commune)?.name ?? commune, minutes: Math.round(t.seconds / 6) / 10, items: t.items, emergencyMinutes: Math.round(t.emergencySeconds / 6) / 10 }));
-    if (q.format === 'csv') return sendCsv(reply, `airtime-${q.week}`, ['commune', 'name', 'minutes', 'items', 'emergency_minutes'], rows.map((r) => Object.values(r)));
+    const rows = [...totals].sort(([a], [b]) => a.localeCompare(b)).map(([commune, t]) => ({ commune, name: ctx.registry.zone(commune)?.name ?? commune, minutes: Math.round(t.seconds / 6) / 10, items: t.items, emergencyMinutes: Math.round(t.emergencySeconds / 6) / 10, untrustedItems: t.untrustedItems }));
+    if (q.format === 'csv') return sendCsv(reply, `airtime-${q.week}`, ['commune', 'name', 'minutes', 'items', 'emergency_minutes', 'items_clock_untrusted'], rows.map((r) => Object.values(r)));
     return { week: q.week, zone, rows };
   });
 

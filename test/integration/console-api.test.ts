@@ -204,8 +204,12 @@ test('reports: play log, airtime and uptime as JSON and CSV, within the zone', a
   assert.ok(csv.body.startsWith('\ufeffdevice,zone,programme'));
   assert.match(csv.body, /Bản tin sáng/);
   assert.equal(((await s['viewer-son-tay']!.get('/api/reports/playlog?date=2026-11-27')).json() as { rows: unknown[] }).rows, [], 'Sơn Tây sees none of Đắk Hà');
+  // A siren stamped by a device that never learned the time (clock: untrusted): shown, but not summed as three hours of airtime.
+  f.server.reports.storeBatch('t3a', { batch: randomUUID(), records: [{ key: 'k1:0000000003', at, kind: 'play', clock: 'untrusted', data: { outcome: 'played', level: 'emergency', source: 'emergency', title: 'Còi', start: at, end: '2026-11-27T02:30:19.000Z', volume: 90 } }] }, at);
   const air = (await s.editor!.get('/api/reports/airtime?week=2026-11-23')).json() as { rows: { commune: string; minutes: number }[] };
-  assert.equal(air.rows, [{ commune: 'qn/dak-ha', name: 'Đắk Hà', minutes: 10, items: 1, emergencyMinutes: 0 }]);
+  assert.equal(air.rows, [{ commune: 'qn/dak-ha', name: 'Đắk Hà', minutes: 10, items: 1, emergencyMinutes: 0, untrustedItems: 1 }]);
+  const log2 = (await s.editor!.get('/api/reports/playlog?date=2026-11-27')).json() as { rows: { outcome: string; clockUntrusted: boolean }[] };
+  assert.equal(log2.rows.map((r) => r.clockUntrusted), [false, false, true]);
   const up = (await s.editor!.get('/api/reports/uptime?from=2026-11-20&to=2026-11-26')).json() as { rows: { device: string; uptimePercent: number }[] };
   assert.ok(up.rows.every((r) => r.uptimePercent === 0));
   assert.is((await s.editor!.get('/api/reports/uptime?from=2026-11-26&to=2026-11-20')).statusCode, 400);
