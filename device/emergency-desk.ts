@@ -258,7 +258,8 @@ export class EmergencyDesk {
     if ((cmd.content.kind === 'asset' || cmd.content.kind === 'tts') && !this.#d.hasAsset(cmd.content.asset.sha256)) {
       this.#d.fetchNow(cmd.content.asset, Math.max(Date.parse(cmd.expiresAt), now + 3600_000));
     }
-    this.#log.warn({ emergency: cmd.id, mode: cmd.mode, level: cmd.level, repeat: cmd.repeat, content: cmd.content.kind, timeChecked: how, resumed: !!resume }, 'EMERGENCY: playing');
+    // Not `level`: pino's own field; a second one would make readers take this warning for level 3.
+    this.#log.warn({ emergency: cmd.id, mode: cmd.mode, riskLevel: cmd.level, repeat: cmd.repeat, content: cmd.content.kind, timeChecked: how, resumed: !!resume }, 'EMERGENCY: playing');
     if (resume) {
       const offsetMs = restartPoint(req, resume.offsetMs);
       this.#d.dispatch({ type: 'request', req, at: now, resume: { offsetMs, firstStartedAt: resume.firstStartedAt, interruptedBy: 'emergency' } });

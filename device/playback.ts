@@ -389,7 +389,7 @@ export class PlaybackEngine {
       pcm.pipe(gain);
     }
     cur.gain = gain;
-    this.#log.info({ id: req.id, level: req.level, source: req.source, fromMs, volume: req.volume, title: req.title }, 'playing');
+    this.#log.info({ id: req.id, playLevel: req.level, source: req.source, fromMs, volume: req.volume, title: req.title }, 'playing');
     this.#d.sink.play(gain, { id: req.id });
   }
 

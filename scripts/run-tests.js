@@ -9,7 +9,7 @@
 //   node scripts/run-tests.js --only faults   only test/faults, quick cases (with --slow: the long ones too)
 //   node scripts/run-tests.js broker acl      only files whose path contains a word
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 
@@ -42,7 +42,12 @@ function walk(dir) {
   return out;
 }
 
-let files = suites.flatMap((s) => walk(join(root, s))).filter((f) => (wantSlow === 'only' ? isSlow(f) : wantSlow === 'too' || !isSlow(f)));
+// A compiled test whose source was renamed or removed is left in dist/ by tsc: not run.
+const hasSource = (f) => existsSync(join(import.meta.dirname, '..', relative(join(root, '..', '..'), f).replace(/^dist[/\\]/, '').replace(/\.js$/, '.ts')));
+let files = suites
+  .flatMap((s) => walk(join(root, s)))
+  .filter(hasSource)
+  .filter((f) => (wantSlow === 'only' ? isSlow(f) : wantSlow === 'too' || !isSlow(f)));
 if (filters.length) files = files.filter((f) => filters.some((w) => f.includes(w)));
 if (!files.length) {
   if (args.includes('--allow-empty')) {

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { faultWorld, nextMinute, oneOff, sleep, toneAsset, type FaultWorld } from './world.js';
-import { cleanupTempDirs, waitFor } from '../helpers/tmp.js';
+import { useFaultWorld, nextMinute, oneOff, sleep, toneAsset } from './world.js';
+import { waitFor } from '../helpers/tmp.js';
 
 // Finding 1: a play cut by a crash vanished — no journal, outbox or report
 // record, and a resumable programme was not resumed. Finding 2: a programme
@@ -13,15 +13,7 @@ import { cleanupTempDirs, waitFor } from '../helpers/tmp.js';
 // was cut and reported once as played, with its first start — and what was
 // due after its asset landed sounds.
 
-let w: FaultWorld;
-
-test.before(async () => {
-  w = await faultWorld();
-});
-test.after(async () => {
-  await w.stop();
-  cleanupTempDirs();
-});
+const w = useFaultWorld(test);
 
 type Play = { outcome: string; programme?: string; start: string; end?: string; rule?: string };
 const plays = (device: string, programme: string) => w.records(device, 'play').map((r) => r.data as Play).filter((d) => d.programme === programme);

@@ -2,8 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
 import { ALERT_HZ } from '../../audio/tones.js';
-import { emergency, faultWorld, FakeClock, sleep, type FaultAgent, type FaultWorld } from './world.js';
-import { cleanupTempDirs, tempDir, waitFor } from '../helpers/tmp.js';
+import { emergency, useFaultWorld, FakeClock, sleep, type FaultAgent } from './world.js';
+import { tempDir, waitFor } from '../helpers/tmp.js';
 
 // Finding 3: expired emergencies were played. (a) An agent stopped (SIGSTOP)
 // across an emergency with a short expiry rejected the first copy, then a
@@ -15,15 +15,7 @@ import { cleanupTempDirs, tempDir, waitFor } from '../helpers/tmp.js';
 // alert tone never reaches the horn), each is reported rejected as expired,
 // and a valid one sent to an agent whose clock is wrong still sounds.
 
-let w: FaultWorld;
-
-test.before(async () => {
-  w = await faultWorld();
-});
-test.after(async () => {
-  await w.stop();
-  cleanupTempDirs();
-});
+const w = useFaultWorld(test);
 
 type Ack = { emergency: string; status: string; code?: string; reason?: string };
 const acks = (device: string, id: string) => w.records(device, 'emergency-ack').map((r) => r.data as Ack).filter((a) => a.emergency === id);

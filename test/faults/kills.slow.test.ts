@@ -4,9 +4,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ROOT_DIR } from '../../lib/paths.js';
-import { emergency, faultWorld, nextMinute, oneOff, quarantined, sleep, toneAsset, type FaultAgent, type FaultWorld } from './world.js';
-import { cleanupTempDirs, waitFor } from '../helpers/tmp.js';
+import { emergency, nextMinute, oneOff, quarantined, sleep, toneAsset, useFaultWorld, type FaultAgent } from './world.js';
+import { waitFor } from '../helpers/tmp.js';
 import type { EmergencyStart } from '../../protocol/payloads.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { Signer } from '../../protocol/signing.js';
+import { encodeSigned } from '../../protocol/codec.js';
+import { topics } from '../../protocol/topics.js';
 
 // The long fault suite: a province under SIGKILL for several minutes. Two
 // villages, a programme every minute (some resumable), an emergency now and
@@ -37,14 +41,7 @@ function prng(seed: number): () => number {
   };
 }
 
-let w: FaultWorld;
-test.before(async () => {
-  w = await faultWorld();
-});
-test.after(async () => {
-  await w.stop();
-  cleanupTempDirs();
-});
+const w = useFaultWorld(test);
 
 type Play = { outcome: string; programme?: string; emergency?: string; start: string; end?: string; rule?: string; reason?: string };
 type Ack = { emergency: string; status: string; code?: string };
@@ -93,66 +90,78 @@ test(`seed ${SEED}: ${RUN_MS / 60_000} minutes of SIGKILL to agents, broker and 
       })
       .join('\n');
 
-  while (Date.now() < endAt) {
-    await sleep(2000 + rnd() * 5000);
-    const r = rnd();
-    if (Date.now() > nextEmergency) {
-      nextEmergency = Date.now() + 25_000 + rnd() * 20_000;
-      const kind = pick(['valid', 'valid', 'expired', 'forged'] as const);
-      const target = pick(ids);
-      const cmd = emergency({ scope: { zones: [zoneOf[target]!], devices: [] }, content: { kind: 'standard', clip: 'chime' }, repeat: 1, mode: 'test' });
-      if (kind === 'expired') {
-        const old = Date.now() - 10 * 60_000;
-        Object.assign(cmd, { issuedAt: new Date(old).toISOString(), expiresAt: new Date(old + 60_000).toISOString() });
-      }
-      try {
-        if (kind === 'forged') {
-          // Signed by someone else's key: as if an attacker reached the broker with a dispatch password.
-          const { Signer } = await import('../../protocol/signing.js');
-          const { generateKeyPairSync } = await import('node:crypto');
-          const { privateKey } = generateKeyPairSync('ed25519');
-          const forger = new Signer(privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
-          const { encodeSigned } = await import('../../protocol/codec.js');
-          const { topics } = await import('../../protocol/topics.js');
-          await w.dispatcher.publishAsync(topics.zoneEmergency(zoneOf[target]!), encodeSigned('zone-emergency', forger.sign('emergency', cmd)), { qos: 1 });
-          bad.push({ id: cmd.id, kind });
-          stats.emergenciesForged++;
-        } else if (kind === 'valid') {
-          // As a dispatcher sends it: through the console, which sends it again to devices that stay silent.
-          const d = await w.dispatch({ zones: [zoneOf[target]!], mode: 'test', content: { kind: 'standard', clip: 'chime' }, repeat: 1, expiresMinutes: 15 });
-          valid.push({ ...cmd, id: d.id });
-          stats.emergenciesValid++;
-        } else {
-          await w.publishEmergency(cmd);
-          bad.push({ id: cmd.id, kind });
-          stats.emergenciesExpired++;
-        }
-      } catch {
-        // the console or the broker was being restarted: nothing was sent, nothing is expected
-      }
-      continue;
-    }
-    if (r < 0.72) {
-      const a = agents[pick(ids)]!;
+  // Each village is killed on its own schedule; the province (broker, console, links, dispatch) on another.
+  // Each loop draws from its own generator, so the seed fixes each schedule whatever the interleaving.
+  const killLoop = async (id: string, n: number) => {
+    const a = agents[id]!;
+    const own = prng(SEED + 1 + n);
+    while (Date.now() < endAt) {
+      // Every 4–12 s: harsher than any pole sees, and still long enough for a 10 s alert to finish now and then.
+      await sleep(4000 + own() * 8000);
+      if (Date.now() >= endAt) break;
       (a.current as { killedByTest?: boolean }).killedByTest = true;
       await a.kill('SIGKILL');
       stats.agentKills++;
-      await sleep(rnd() * 2000);
+      await sleep(own() * 2000);
       const t0 = Date.now();
       await a.start();
       stats.restartToStartedMs.push(Date.now() - t0);
       crashWatch(a);
-    } else if (r < 0.8) {
-      await w.restartBroker('SIGKILL');
-      stats.brokerKills++;
-    } else if (r < 0.88) {
-      await w.restartConsole('SIGKILL');
-      stats.consoleKills++;
-    } else {
-      pick(Object.values(agents)).proxy.cut();
-      stats.linkCuts++;
     }
-  }
+  };
+  const provinceLoop = async () => {
+    while (Date.now() < endAt) {
+      await sleep(4000 + rnd() * 6000);
+      if (Date.now() > nextEmergency) {
+        nextEmergency = Date.now() + 30_000 + rnd() * 30_000;
+        await sendEmergency();
+        continue;
+      }
+      const r = rnd();
+      if (r < 0.15) {
+        await w.restartBroker('SIGKILL');
+        stats.brokerKills++;
+      } else if (r < 0.3) {
+        await w.restartConsole('SIGKILL');
+        stats.consoleKills++;
+      } else if (r < 0.6) {
+        pick(Object.values(agents)).proxy.cut();
+        stats.linkCuts++;
+      }
+    }
+  };
+  /** A valid emergency through the console, or an expired or forged one straight to the broker. */
+  const sendEmergency = async () => {
+    const kind = pick(['valid', 'valid', 'expired', 'forged'] as const);
+    const target = pick(ids);
+    const cmd = emergency({ scope: { zones: [zoneOf[target]!], devices: [] }, content: { kind: 'standard', clip: 'chime' }, repeat: 1, mode: 'test' });
+    if (kind === 'expired') {
+      const old = Date.now() - 10 * 60_000;
+      Object.assign(cmd, { issuedAt: new Date(old).toISOString(), expiresAt: new Date(old + 60_000).toISOString() });
+    }
+    try {
+      if (kind === 'forged') {
+        // Signed by someone else's key: as if an attacker reached the broker with a dispatch password.
+        const { privateKey } = generateKeyPairSync('ed25519');
+        const forger = new Signer(privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+        await w.dispatcher.publishAsync(topics.zoneEmergency(zoneOf[target]!), encodeSigned('zone-emergency', forger.sign('emergency', cmd)), { qos: 1 });
+        bad.push({ id: cmd.id, kind });
+        stats.emergenciesForged++;
+      } else if (kind === 'valid') {
+        // As a dispatcher sends it: through the console, which sends it again to devices that stay silent.
+        const d = await w.dispatch({ zones: [zoneOf[target]!], mode: 'test', content: { kind: 'standard', clip: 'chime' }, repeat: 1, expiresMinutes: 15 });
+        valid.push({ ...cmd, id: d.id });
+        stats.emergenciesValid++;
+      } else {
+        await w.publishEmergency(cmd);
+        bad.push({ id: cmd.id, kind });
+        stats.emergenciesExpired++;
+      }
+    } catch {
+      // the console or the broker was being restarted: nothing was sent, nothing is expected
+    }
+  };
+  await Promise.all([...ids.map((id, n) => killLoop(id, n)), provinceLoop()]);
   assert.ok(stats.agentKills >= 50 || RUN_MS < 6 * 60_000, `only ${stats.agentKills} agent kills`);
   for (const id of ids) assert.ok(agents[id]!.alive, `${id} runs after the kills\n${diag()}`);
 
@@ -166,7 +175,8 @@ test(`seed ${SEED}: ${RUN_MS / 60_000} minutes of SIGKILL to agents, broker and 
         const got = new Set(w.records(id, 'play').map((r) => (r.data as Play).programme).filter(Boolean));
         return due.every((p) => got.has(p.id));
       },
-      { timeoutMs: 120_000, what: `${id}: every programme due reported (${JSON.stringify(w.records(id, 'play').map((r) => (r.data as Play).programme))})\n${diag()}` },
+      // What the storm held up (alerts replayed from their start after each kill, programmes waiting behind them) plays now.
+      { timeoutMs: 240_000, what: `${id}: every programme due reported (${JSON.stringify(w.records(id, 'play').map((r) => (r.data as Play).programme))})\n${diag()}` },
     );
   }
   for (const id of ids) {

@@ -1,14 +1,14 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { MqttClient } from 'mqtt';
-import { LOA_BIN } from '../helpers/processes.js';
+import { spawnLoa, type LoaProcess } from '../helpers/processes.js';
 import { makeProvince, type TestProvince } from '../helpers/province.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { connect, endAll } from '../helpers/mqtt.js';
 import { readWav, toneLevel } from '../helpers/audio.js';
-import { sleep, tempDir, waitFor } from '../helpers/tmp.js';
+import { cleanupTempDirs, sleep, tempDir, waitFor } from '../helpers/tmp.js';
 import { AssetLibrary } from '../../provisioning/library.js';
 import { setTarget, type TargetSpec } from '../../provisioning/targets.js';
 import { Signer } from '../../protocol/signing.js';
@@ -34,34 +34,7 @@ export interface LogLine {
   [k: string]: unknown;
 }
 
-export interface Proc {
-  child: ChildProcess;
-  out: () => string;
-  exited: Promise<number | null>;
-  /** Stops it (SIGTERM waits for a clean stop, SIGKILL does not) and resolves with its exit code. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-function spawnProc(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [LOA_BIN, ...args], { env: { ...process.env, LOA_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return {
-    child,
-    out: () => out,
-    exited,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill(signal);
-      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
-  };
-}
+export type Proc = LoaProcess;
 
 /** libfaketime's preload library from Debian's `faketime` package, or null when it is not installed. */
 export function faketimeLibrary(): string | null {
@@ -146,7 +119,7 @@ export class FaultAgent {
     };
     const file = join(dir, `config-${n}.json`);
     writeFileSync(file, JSON.stringify(config), { mode: 0o600 });
-    const proc = spawnProc(['device', '--config', file], opts.clock ? opts.clock.env() : {});
+    const proc = spawnLoa(['device', '--config', file], opts.clock ? opts.clock.env() : {});
     const run = { proc, wav, startedAt: Date.now() };
     this.runs.push(run);
     if (opts.wait !== false) await waitFor(() => proc.out().includes('"msg":"agent started"') || proc.child.exitCode !== null, { timeoutMs: 20_000, what: `${this.id} started` });
@@ -171,6 +144,16 @@ export class FaultAgent {
       }
     }
     return all;
+  }
+
+  /** The village panel's status, as the commune operator's phone reads it (logged in with the cluster's panel password). */
+  async panelStatus(): Promise<{ store: { state: string; held: number }; disk: { full: boolean } }> {
+    const line = await this.waitLog((l) => l.msg === 'local panel listening' && Date.parse(l.time) >= this.current!.startedAt - 1000, 'its panel listening');
+    const url = (line.urls as string[])[0]!;
+    const login = await fetch(new URL('/api/login', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: this.world.p.devices[this.id]!.panelPassword }) });
+    if (login.status !== 200) throw new Error(`panel login: ${login.status} ${await login.text()}`);
+    const cookie = String(login.headers.get('set-cookie')).split(';')[0]!;
+    return (await (await fetch(new URL('/api/status', url), { headers: { cookie } })).json()) as never;
   }
 
   async waitLog(pred: (l: LogLine) => boolean, what: string, timeoutMs = 20_000): Promise<LogLine> {
@@ -226,14 +209,14 @@ export interface FaultWorld {
 const BEACON_SEC = 5;
 
 async function startConsoleProc(dir: string, p: TestProvince, brokerUrl: string, port = 0): Promise<Proc & { url: string }> {
-  const proc = spawnProc(['console', '--data', dir, '--broker', brokerUrl, '--port', String(port), '--beacon-sec', String(BEACON_SEC)], { LOA_CONSOLE_PASSWORD: p.accounts.console!.secret, LOA_DISPATCH_PASSWORD: p.accounts.dispatch!.secret });
+  const proc = spawnLoa(['console', '--data', dir, '--broker', brokerUrl, '--port', String(port), '--beacon-sec', String(BEACON_SEC)], { LOA_CONSOLE_PASSWORD: p.accounts.console!.secret, LOA_DISPATCH_PASSWORD: p.accounts.dispatch!.secret });
   const url = await waitFor(() => /Loa console: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(proc.out())?.[1] ?? (proc.child.exitCode !== null ? 'exited' : null), { timeoutMs: 30_000, what: `console listening:\n${proc.out()}` });
   if (url === 'exited') throw new Error(`console exited:\n${proc.out()}`);
   return Object.assign(proc, { url });
 }
 
 async function startBrokerProc(dir: string, port = 0): Promise<Proc & { port: number }> {
-  const proc = spawnProc(['broker', '--data', dir, '--port', String(port)]);
+  const proc = spawnLoa(['broker', '--data', dir, '--port', String(port)]);
   const got = await waitFor(() => /"tcp":"127\.0\.0\.1:(\d+)"[^\n]*"msg":"broker listening"/.exec(proc.out())?.[1] ?? (proc.child.exitCode !== null ? 'exited' : null), { timeoutMs: 20_000, what: `broker listening:\n${proc.out()}` });
   if (got === 'exited') throw new Error(`broker exited:\n${proc.out()}`);
   return Object.assign(proc, { port: Number(got) });
@@ -361,6 +344,26 @@ export function quarantined(data: string): string[] {
 
 export { sleep };
 
+/**
+ * The fault world of one test file: made before its tests, stopped (and its
+ * temporary folders removed) after; the value returned stands for it.
+ */
+export function useFaultWorld(suite: { before(fn: () => Promise<void>): void; after(fn: () => Promise<void>): void }, opts: Parameters<typeof faultWorld>[0] = {}): FaultWorld {
+  let w: FaultWorld | null = null;
+  suite.before(async () => {
+    w = await faultWorld(opts);
+  });
+  suite.after(async () => {
+    await w?.stop();
+    cleanupTempDirs();
+  });
+  return new Proxy({} as FaultWorld, {
+    get: (_, key) => {
+      if (!w) throw new Error('the fault world is made in the test file\'s before hook');
+      return Reflect.get(w, key, w);
+    },
+  });
+}
 /** A tone of `seconds` at `hz`, Opus in Ogg from Debian's ffmpeg, added to the province library: a programme whose sound the test can find in the horn. */
 export function toneAsset(w: FaultWorld, seconds: number, hz: number, title = `Âm thử ${hz} Hz`) {
   const file = join(tempDir(), `tone-${hz}-${seconds}.ogg`);

@@ -12,21 +12,44 @@ export interface SpawnedBroker {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs the real `loa broker` CLI and waits for its "broker listening" log line. */
-export function spawnBroker(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000): Promise<SpawnedBroker> {
-  const child = spawn(process.execPath, [LOA_BIN, 'broker', '--port', '0', ...args], { env: { ...process.env, LOA_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** A running `loa` process: its output so far, its exit, and a way to stop it. */
+export interface LoaProcess {
+  child: ChildProcess;
+  out: () => string;
+  exited: Promise<number | null>;
+  /** SIGTERM (a clean stop, SIGKILL after 15 s) or SIGKILL (a crash); resolves with the exit code when the process is gone. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Runs `loa ARGS` as a process (log level info), collecting its output. */
+export function spawnLoa(args: string[], env: NodeJS.ProcessEnv = {}): LoaProcess {
+  const child = spawn(process.execPath, [LOA_BIN, ...args], { env: { ...process.env, LOA_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-    child.kill(signal);
-    const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    const code = await exited;
-    clearTimeout(t);
-    return code;
+  return {
+    child,
+    out: () => out,
+    exited,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
   };
+}
+
+/** Runs the real `loa broker` CLI and waits for its "broker listening" log line. */
+export function spawnBroker(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 15_000): Promise<SpawnedBroker> {
+  const proc = spawnLoa(['broker', '--port', '0', ...args], env);
+  const { child, exited, stop } = proc;
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       void stop('SIGKILL');

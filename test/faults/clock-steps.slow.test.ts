@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ALERT_HZ } from '../../audio/tones.js';
-import { faultWorld, FakeClock, nextMinute, oneOff, sleep, toneAsset, type FaultWorld } from './world.js';
-import { cleanupTempDirs, tempDir, waitFor } from '../helpers/tmp.js';
+import { useFaultWorld, FakeClock, nextMinute, oneOff, sleep, toneAsset } from './world.js';
+import { tempDir, waitFor } from '../helpers/tmp.js';
 import { localDate } from '../../schedules/time.js';
 
 // Clocks that are wrong or jump. Finding 7: an agent 3 h off recorded a 19 s
@@ -17,15 +17,7 @@ import { localDate } from '../../schedules/time.js';
 // clock was known reach the province with corrected times (or marked); the
 // roll-up says what each device last did, by the device's own sequence.
 
-let w: FaultWorld;
-
-test.before(async () => {
-  w = await faultWorld();
-});
-test.after(async () => {
-  await w.stop();
-  cleanupTempDirs();
-});
+const w = useFaultWorld(test);
 
 type Play = { outcome: string; programme?: string; emergency?: string; start: string; end?: string; level: string };
 const near = (iso: string | undefined, at: number, slackMs: number, what: string) => assert.ok(iso && Math.abs(Date.parse(iso) - at) <= slackMs, `${what}: ${iso} is not within ${slackMs} ms of ${new Date(at).toISOString()}`);
