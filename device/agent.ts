@@ -14,8 +14,8 @@ import type { DeviceConfig } from './config.js';
 import { MqttLink } from './link.js';
 import { OutboxSender } from './outbox-sender.js';
 import { recoverAssets } from './recovery.js';
-import { DeviceStore, storeFault, type InflightRow } from './store.js';
-import { DataDirLock, DiskReserve } from './store-guard.js';
+import { storeFault, type DeviceStore, type InflightRow } from './store.js';
+import { StoreKeeper, type RecordItem } from './store-keeper.js';
 import { planRecovery } from './recovery-plays.js';
 import { SyncRunner } from './sync-runner.js';
 import { bootId, cpuTemperatureC, freeBytes, ntpSynchronised } from './system-probe.js';
@@ -88,12 +88,10 @@ export class Agent extends EventEmitter<AgentEvents> {
   #startedAt = 0;
   #lastTelemetryKey = '';
   #stopped = false;
-  readonly #lock: DataDirLock;
-  readonly #reserve: DiskReserve;
+  /** The data directory and what is recorded in it, whatever happens to the disk (device/store-keeper.ts). */
+  readonly #keeper: StoreKeeper;
   /** This boot's id: monotonic instants kept in the store are comparable within it only. */
   readonly #boot: string;
-  /** No store could be written at start (disk full): one in memory, nothing survives a restart. */
-  #memoryStore = false;
   /** Requests recovered after a restart that wait for a trusted clock before they go back to the arbiter (device/recovery-plays.ts). */
   #recovering = new Map<string, { req: PlayRequest; resume: Resume | null; row: InflightRow }>();
   /** In-flight rows of emergencies recovered and still held by the desk (kept on disk until it plays them). */
@@ -116,15 +114,19 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.#now = () => this.clock.now();
     this.#boot = bootId();
     this.#verifier = new Verifier(c.keys.console);
-    // One agent per data directory (device/store-guard.ts): a second one refuses to start, saying which one has it.
-    this.#lock = DataDirLock.acquire(c.data);
-    try {
-      this.#reserve = new DiskReserve(c.data, c.agent.storeReserveBytes);
-      this.store = this.#openStore(join(c.data, 'device.sqlite'));
-    } catch (e) {
-      this.#lock.release();
-      throw e;
-    }
+    // One agent per data directory: a second one refuses to start, saying which one has it (device/store-guard.ts).
+    this.#keeper = new StoreKeeper({
+      data: c.data,
+      outboxMax: c.agent.outboxMax,
+      reserveBytes: c.agent.storeReserveBytes,
+      now: this.#now,
+      untrusted: () => (this.clock.trusted ? null : { mono: this.clock.mono(), boot: this.#boot }),
+      log: this.#log,
+      changed: () => this.#publishTelemetry(false),
+      corrupt: (err) => this.#onStoreCorrupt(err),
+      freeBytes,
+    });
+    this.store = this.#keeper.store;
     this.files = new AssetFiles(c.data);
     const status = (reason: 'will'): Buffer => encodePayload('status', { state: 'offline', reason } satisfies DeviceStatus);
     this.link = new MqttLink({
@@ -162,49 +164,6 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   get target(): TargetState | null {
     return this.#target;
-  }
-
-  /**
-   * Opens the store: a damaged file is set aside and a fresh store started
-   * (DeviceStore.open); a disk too full even for that gets the headroom
-   * back, and failing that a store in memory, so the horns still work.
-   */
-  #openStore(file: string): DeviceStore {
-    const opts = {
-      outboxMax: this.config.agent.outboxMax,
-      now: this.#now,
-      onFull: () => this.#onDiskFull(),
-      onCorrupt: (err: LoaError) => this.#onStoreCorrupt(err),
-    };
-    const open = () => {
-      const r = DeviceStore.open(file, opts);
-      if (r.quarantined) this.#log.error({ code: 'LOA_E_STORE_CORRUPT', quarantined: r.quarantined.dir, reason: r.quarantined.reason }, 'device store was damaged: set aside for the technician; starting afresh and resyncing from the province');
-      return r.store;
-    };
-    try {
-      return open();
-    } catch (e) {
-      if (storeFault(e) !== 'full') throw e;
-      if (this.#reserve.release()) {
-        this.#log.error({ code: 'LOA_E_STORE_FULL' }, 'the disk is full: store headroom released to open the store');
-        try {
-          return open();
-        } catch (e2) {
-          if (storeFault(e2) !== 'full') throw e2;
-        }
-      }
-      this.#log.error({ code: 'LOA_E_STORE_FULL', err: reasonOf(e) }, 'the disk is full: running with a store in memory (emergencies still sound; nothing survives a restart)');
-      this.#memoryStore = true;
-      return new DeviceStore(':memory:', opts);
-    }
-  }
-
-  /** The store found the disk full: release the headroom (it is tried once more) and say so. */
-  #onDiskFull(): boolean {
-    const freed = this.#reserve.release();
-    this.#log.error({ code: 'LOA_E_STORE_FULL', freed }, freed ? 'the disk is full: store headroom released; recording goes on' : 'the disk is full and the headroom is used up: records wait in memory');
-    queueMicrotask(() => this.#publishTelemetry(false));
-    return freed;
   }
 
   /** The store went bad while running: set it aside, start afresh, write back what the agent knows (target, assets on disk). */
@@ -257,7 +216,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     // Records stamped with an untrusted clock in an earlier boot can never be corrected: they go marked as such.
     this.store.releaseOtherBoots(this.#boot);
     this.#wasTrusted = this.clock.trusted;
-    if (!this.#reserve.held && !this.#memoryStore && !this.#reserve.ensure()) this.#log.warn({ bytes: this.#reserve.bytes }, 'no room for the store headroom on the disk');
+    this.#keeper.ensureReserve();
     // Without a target (a new or rebuilt store) the asset files on the disk are kept, to be adopted when it comes.
     await recoverAssets(this.store, this.files, this.#target?.assets ?? [], this.#log, { keepUnwanted: !this.#target });
     this.sync.on('applied', (v) => {
@@ -443,11 +402,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.sync.stop();
     this.outbox.stop();
     await this.link.stop({ topic: topics.status(this.#id), payload: encodePayload('status', { state: 'offline', reason: 'shutdown', at: this.#iso() } satisfies DeviceStatus) });
-    try {
-      this.store.close();
-    } finally {
-      this.#lock.release();
-    }
+    this.#keeper.close();
     this.#log.info('agent stopped');
   }
 
@@ -456,40 +411,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.#commit([{ kind, data, at }]);
   }
 
-  /**
-   * Records events in one transaction with `also.disk` (what the store must
-   * hold with them). When the store cannot write (disk full, damaged) the
-   * records are kept in memory — sent from there, written when there is
-   * room — and `also.memory` runs instead: nothing is lost while the agent
-   * runs, and it keeps running. Records made before the clock is trusted
-   * carry the monotonic instant they were made at, to be corrected.
-   */
-  #commit(items: { kind: LogKind; data: LogRecord['data']; at?: string }[], also?: { disk: () => void; memory: () => void }): void {
-    const untrusted = this.clock.trusted ? null : { mono: this.clock.mono(), boot: this.#boot };
-    const made: LogRecord[] = [];
-    const make = (key: string, it: (typeof items)[number]) => ({ key, at: it.at ?? this.#iso(), kind: it.kind, data: it.data, ...(untrusted && it.kind === 'emergency-ack' ? { clock: 'untrusted' } : {}) }) as LogRecord;
-    const ok = this.store.commit(
-      () => {
-        made.length = 0;
-        for (const it of items) {
-          const r = make(this.store.nextKey(), it);
-          this.store.enqueue(r, untrusted);
-          this.store.journal(r, untrusted);
-          made.push(r);
-        }
-        also?.disk();
-      },
-      () => {
-        made.length = 0;
-        for (const it of items) {
-          const r = make(this.store.nextKeyInMemory(), it);
-          this.store.holdRecord(r, untrusted);
-          made.push(r);
-        }
-        also?.memory();
-      },
-    );
-    if (!ok) this.#log.warn({ records: made.length, held: this.store.heldCount }, 'store cannot write: records kept in memory until the disk has room');
+  /** Records events in one transaction with `also.disk`, or in memory when the store cannot write (StoreKeeper.commit). */
+  #commit(items: RecordItem[], also?: { disk: () => void; memory: () => void }): void {
+    const made = this.#keeper.commit(items, () => this.#iso(), also);
     if (made.length) this.outbox.kick();
     for (const r of made) this.emit('record', r);
   }
@@ -598,33 +522,19 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
   }
 
-  /** Every few seconds: give the store back what it held in memory once the disk has room, remake the headroom, keep the time floor. */
+  /** Every few seconds: keep the time floor; once the disk has room, write what was held and the target in force (StoreKeeper). */
   #housekeeping(): void {
     this.#saveFloor();
-    if (this.#memoryStore) return;
-    const needs = this.store.heldCount > 0 || this.store.health.state === 'full' || !this.#reserve.held;
-    if (!needs) return;
-    let free = 0;
-    try {
-      free = freeBytes(this.config.data);
-    } catch {
-      return;
-    }
-    if (free < this.#reserve.bytes + 1024 * 1024) return;
-    const wasFull = this.store.health.state === 'full';
-    if (this.store.heldCount > 0 || wasFull) this.store.flushHeld();
-    const t = this.#target;
-    if (t && this.#targetEnvelope && this.store.health.state === 'ok' && this.store.target()?.version !== t.version) {
+    const recovered = this.#keeper.housekeeping(() => {
+      const t = this.#target;
+      if (!t || !this.#targetEnvelope || this.store.target()?.version === t.version) return;
       try {
         this.store.saveTarget(t.version, this.#targetEnvelope, new Date(this.#targetReceivedAt).toISOString());
       } catch {
         // still no room: next time
       }
-    }
-    if (this.store.health.state === 'ok' && !this.#reserve.held && this.#reserve.ensure() && wasFull) {
-      this.#log.info({ freeBytes: free }, 'the disk has room again: records written, store headroom restored');
-      this.#publishTelemetry(true);
-    }
+    });
+    if (recovered) this.#publishTelemetry(true);
   }
 
   #iso(): string {
@@ -771,15 +681,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     };
   }
 
-  /** How the store is, when it is not simply well (telemetry, the panel); rebuilds are reported for a week. */
+  /** How the store is, when it is not simply well (telemetry, the panel). */
   get storeStatus(): NonNullable<Telemetry['store']> | null {
-    const held = this.store.heldCount;
-    if (this.#memoryStore) return { state: 'memory', since: new Date(this.#startedAt).toISOString(), held, detail: 'no store could be written at start: the disk is full' };
-    const h = this.store.health;
-    if (h.state !== 'ok' || held > 0) return { state: 'full', since: h.since, held, ...(h.reason ? { detail: h.reason.slice(0, 300) } : {}) };
-    const r = this.store.rebuilt();
-    if (r && this.#now() - Date.parse(r.at) < 7 * 24 * 3600_000) return { state: 'rebuilt', since: r.at, held, detail: `damaged store kept at ${r.dir}`.slice(0, 300) };
-    return null;
+    return this.#keeper.status();
   }
 
   /** Publishes telemetry: always when `force`, otherwise only when something watched has changed. */

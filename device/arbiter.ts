@@ -66,6 +66,8 @@ export interface PlayLogData {
   rule?: string;
   reason?: string;
   interruptedBy?: Level;
+  /** How far into it the play got (ms of its content): less than end − start when it was suspended or cut and resumed in between. */
+  playedMs?: number;
 }
 
 interface Playing {
@@ -136,6 +138,13 @@ function logOf(req: PlayRequest, outcome: PlayLogData['outcome'], start: number,
 
 const open = (req: PlayRequest, at: number) => req.notAfter === null || at < req.notAfter;
 
+/** How far into its content the playing request is at `at` (never past its length). */
+function reached(p: Playing, at: number): number {
+  const n = p.fromMs + Math.max(0, at - p.startedAt);
+  const total = lengthMs(p.req);
+  return Math.round(total === null ? n : Math.min(n, total));
+}
+
 export function step(state: ArbiterState, ev: ArbiterEvent): { state: ArbiterState; effects: Effect[] } {
   const effects: Effect[] = [];
   let s: ArbiterState = state;
@@ -175,7 +184,7 @@ export function step(state: ArbiterState, ev: ArbiterEvent): { state: ArbiterSta
     case 'ended': {
       const cur = s.playing;
       if (!cur || cur.req.id !== ev.id) break;
-      effects.push(logOf(cur.req, 'played', cur.firstStartedAt, { end: iso(ev.at), volume: cur.req.volume }));
+      effects.push(logOf(cur.req, 'played', cur.firstStartedAt, { end: iso(ev.at), volume: cur.req.volume, playedMs: reached(cur, ev.at) }));
       s = next({ ...s, playing: null }, ev.at, effects);
       break;
     }
@@ -189,7 +198,7 @@ export function step(state: ArbiterState, ev: ArbiterEvent): { state: ArbiterSta
     case 'cancel': {
       const cur = s.playing;
       if (cur && cur.req.id === ev.id) {
-        effects.push(logOf(cur.req, 'interrupted', cur.firstStartedAt, { end: iso(ev.at), volume: cur.req.volume, reason: ev.reason }));
+        effects.push(logOf(cur.req, 'interrupted', cur.firstStartedAt, { end: iso(ev.at), volume: cur.req.volume, reason: ev.reason, playedMs: reached(cur, ev.at) }));
         s = { ...s, playing: null };
         const before = effects.length;
         s = next(s, ev.at, effects);
@@ -203,7 +212,7 @@ export function step(state: ArbiterState, ev: ArbiterEvent): { state: ArbiterSta
       }
       const p = s.suspended.find((x) => x.req.id === ev.id);
       if (p) {
-        effects.push(logOf(p.req, 'interrupted', p.firstStartedAt, { end: iso(ev.at), interruptedBy: p.interruptedBy, reason: ev.reason }));
+        effects.push(logOf(p.req, 'interrupted', p.firstStartedAt, { end: iso(ev.at), interruptedBy: p.interruptedBy, reason: ev.reason, playedMs: Math.round(p.offsetMs) }));
         s = { ...s, suspended: s.suspended.filter((x) => x !== p) };
       }
       break;
@@ -212,7 +221,7 @@ export function step(state: ArbiterState, ev: ArbiterEvent): { state: ArbiterSta
       const cur = s.playing;
       if (cur && cur.req.endBy !== null && ev.at >= cur.req.endBy) {
         // Cut short by the rules: it played what it was allowed to.
-        effects.push(logOf(cur.req, 'played', cur.firstStartedAt, { end: iso(ev.at), volume: cur.req.volume, rule: 'quiet-hours', reason: 'stopped at the end of its allowed time' }));
+        effects.push(logOf(cur.req, 'played', cur.firstStartedAt, { end: iso(ev.at), volume: cur.req.volume, rule: 'quiet-hours', reason: 'stopped at the end of its allowed time', playedMs: reached(cur, ev.at) }));
         s = { ...s, playing: null };
         const before = effects.length;
         s = next(s, ev.at, effects);
@@ -234,7 +243,7 @@ function suspendOrLog(s: ArbiterState, cur: Playing, at: number, by: Level, effe
   if (cur.req.resumable && open(cur.req, at) && (total === null || offsetMs < total)) {
     return { ...s, playing: null, suspended: [...s.suspended, { req: cur.req, offsetMs, firstStartedAt: cur.firstStartedAt, interruptedBy: by, seq: s.seq }] };
   }
-  effects.push(logOf(cur.req, 'interrupted', cur.firstStartedAt, { end: iso(at), volume: cur.req.volume, interruptedBy: by }));
+  effects.push(logOf(cur.req, 'interrupted', cur.firstStartedAt, { end: iso(at), volume: cur.req.volume, interruptedBy: by, playedMs: reached(cur, at) }));
   return { ...s, playing: null };
 }
 
@@ -247,7 +256,7 @@ function expire(s: ArbiterState, at: number, effects: Effect[]): ArbiterState {
   });
   const suspended = s.suspended.filter((p) => {
     if (open(p.req, at)) return true;
-    effects.push(logOf(p.req, 'interrupted', p.firstStartedAt, { end: iso(at), interruptedBy: p.interruptedBy, reason: 'its window closed before it could resume' }));
+    effects.push(logOf(p.req, 'interrupted', p.firstStartedAt, { end: iso(at), interruptedBy: p.interruptedBy, reason: 'its window closed before it could resume', playedMs: Math.round(p.offsetMs) }));
     return false;
   });
   return waiting.length === s.waiting.length && suspended.length === s.suspended.length ? s : { ...s, waiting, suspended };
@@ -298,11 +307,11 @@ function shiftState(s: ArbiterState, ms: number): ArbiterState {
 function resumeRecovered(state: ArbiterState, req: PlayRequest, at: number, r: Resume, effects: Effect[]): ArbiterState {
   const total = lengthMs(req);
   if (req.requiresTrustedClock && !state.clockTrusted) {
-    effects.push(logOf(req, 'interrupted', r.firstStartedAt, { end: iso(at), volume: req.volume, rule: 'clock-untrusted', reason: 'cut by a restart of the agent; the clock is not known to be right, so it cannot resume' }));
+    effects.push(logOf(req, 'interrupted', r.firstStartedAt, { end: iso(at), volume: req.volume, rule: 'clock-untrusted', reason: 'cut by a restart of the agent; the clock is not known to be right, so it cannot resume', playedMs: Math.round(r.offsetMs) }));
     return state;
   }
   if (!open(req, at) || (total !== null && r.offsetMs >= total)) {
-    effects.push(logOf(req, 'interrupted', r.firstStartedAt, { end: iso(at), volume: req.volume, reason: 'cut by a restart of the agent; its window closed before it could resume', ...(r.interruptedBy ? { interruptedBy: r.interruptedBy } : {}) }));
+    effects.push(logOf(req, 'interrupted', r.firstStartedAt, { end: iso(at), volume: req.volume, reason: 'cut by a restart of the agent; its window closed before it could resume', playedMs: Math.round(r.offsetMs), ...(r.interruptedBy ? { interruptedBy: r.interruptedBy } : {}) }));
     return state;
   }
   const seq = state.seq + 1;

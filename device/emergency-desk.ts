@@ -271,7 +271,7 @@ export class EmergencyDesk {
     this.#log.warn({ emergency: cmd.id, reason }, 'emergency cut by a restart is not resumed');
     const title = emergencyRequest(cmd, 0, () => true, true).title!;
     const play: PlayLogData = resume
-      ? { outcome: 'interrupted', level: 'emergency', source: 'emergency', emergency: cmd.id, title, start: new Date(resume.firstStartedAt).toISOString(), end: this.#iso(), reason: reason.slice(0, 500) }
+      ? { outcome: 'interrupted', level: 'emergency', source: 'emergency', emergency: cmd.id, title, start: new Date(resume.firstStartedAt).toISOString(), end: this.#iso(), reason: reason.slice(0, 500), playedMs: Math.round(resume.offsetMs) }
       : { outcome: 'refused', level: 'emergency', source: 'emergency', emergency: cmd.id, title, start: this.#iso(), rule: 'restart', reason: reason.slice(0, 500) };
     this.#d.commit([{ kind: 'play', data: play }, EmergencyDesk.#ack(cmd.id, 'cancelled', undefined, reason)], { disk: () => this.#d.store.removeActiveEmergency(cmd.id), memory: () => {} });
   }

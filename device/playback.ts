@@ -300,11 +300,13 @@ export class PlaybackEngine {
     if (ev.type === 'request' && this.#d.clockTrusted() !== this.#state.clockTrusted) this.dispatch({ type: 'clock', trusted: this.#d.clockTrusted(), at: ev.at });
     const r = step(this.#state, ev);
     this.#state = r.state;
-    if (this.#d.persist) {
-      // One transaction per decision: its records and what is held after it, so a crash never reports a play twice or not at all.
-      this.#persist(r.effects.flatMap((e) => (e.type === 'log' ? [e.data] : [])));
-    }
+    // One transaction per decision: its records and what is held after it, so a crash never reports a play twice or not at all.
+    // An emergency sounds first and is written right after (it is kept by the emergency desk already): no fsync before its alert.
+    const logs = r.effects.flatMap((e) => (e.type === 'log' ? [e.data] : []));
+    const urgent = r.effects.some((e) => e.type === 'play' && e.req.level === 'emergency');
+    if (this.#d.persist && !urgent) this.#persist(logs);
     for (const e of r.effects) this.#execute(e);
+    if (this.#d.persist && urgent) this.#persist(logs);
     if (!this.#state.playing && this.#relayHeld) {
       this.#relayHeld = false;
       this.#d.relay?.soundEnded();

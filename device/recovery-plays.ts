@@ -48,7 +48,7 @@ export function planRecovery(rows: readonly InflightRow[]): RecoveryPlan {
       plan.requeue.push({ req, resume: { offsetMs: row.offsetMs, firstStartedAt, ...(row.interruptedBy ? { interruptedBy: row.interruptedBy as Resume['interruptedBy'] } : {}) }, row });
       continue;
     }
-    const data: PlayLogData = { outcome: 'interrupted', level: req.level, source: req.source, start: row.firstStartedAt, end: row.progressAt ?? row.firstStartedAt, volume: req.volume, rule: 'restart', reason: RESTART_REASON };
+    const data: PlayLogData = { outcome: 'interrupted', level: req.level, source: req.source, start: row.firstStartedAt, end: row.progressAt ?? row.firstStartedAt, volume: req.volume, rule: 'restart', reason: RESTART_REASON, playedMs: row.offsetMs };
     if (req.programme) data.programme = req.programme;
     if (req.title) data.title = req.title;
     if (row.interruptedBy) data.interruptedBy = row.interruptedBy as PlayLogData['interruptedBy'];

@@ -211,6 +211,8 @@ const PlayRecord = z.strictObject({
   rule: z.string().max(60).optional(),
   reason: z.string().max(500).optional(),
   interruptedBy: Level.optional(),
+  /** How far into its content it got, ms: the airtime. Less than end − start when it was suspended, or cut by a restart and resumed. */
+  playedMs: z.int().min(0).optional(),
 });
 
 const EmergencyAck = z.strictObject({

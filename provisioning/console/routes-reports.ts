@@ -118,7 +118,8 @@ export function reportRoutes(app: FastifyInstance, ctx: Ctx): void {
         totals.set(commune, t);
         continue;
       }
-      const s = Math.max(0, (Date.parse(d.end) - Date.parse(d.start)) / 1000);
+      // What sounded: a programme suspended by an emergency, or cut by a restart and resumed, is not counted for the time in between.
+      const s = d.playedMs !== undefined ? d.playedMs / 1000 : Math.max(0, (Date.parse(d.end) - Date.parse(d.start)) / 1000);
       t.seconds += s;
       t.items++;
       if (d.level === 'emergency') t.emergencySeconds += s;

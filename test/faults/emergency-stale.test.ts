@@ -41,6 +41,24 @@ async function stoppedAcrossExpiry() {
   assert.is(a.soundedSeconds(ALERT_HZ[0]), 0, 'the horn stayed silent');
 }
 
+/** (a') The link goes silent for 35 s (TCP hangs; nothing is lost, it all comes late) across an emergency valid for 20 s. */
+async function linkSilentAcrossExpiry() {
+  const a = await w.agent('l1a');
+  await a.start();
+  await trusted(a);
+  a.proxy.blackhole(true);
+  const cmd = emergency({ scope: { zones: [], devices: ['l1a'] }, expiresAt: new Date(Date.now() + 20_000).toISOString() });
+  await w.publishEmergency(cmd);
+  await sleep(35_000);
+  a.proxy.blackhole(false);
+  await waitFor(() => acks('l1a', cmd.id).length, { timeoutMs: 40_000, what: 'l1a: the expired command reported' });
+  await sleep(8000);
+  const got = acks('l1a', cmd.id);
+  assert.ok(got.every((x) => x.status === 'rejected') && got.some((x) => x.code === 'LOA_E_EMERGENCY_EXPIRED'), JSON.stringify(got));
+  assert.is(a.soundedSeconds(ALERT_HZ[0]), 0, 'l1a: the horn stayed silent');
+  await a.kill('SIGTERM');
+}
+
 /** (b) Down while an emergency valid for 15 s was sent; back 25 s later with its wall clock 3 h behind — once with its store, once wiped. */
 async function restartedAfterExpiry(id: 't3b' | 't4a', wipe: boolean) {
   const a = await w.agent(id);
@@ -64,8 +82,8 @@ async function restartedAfterExpiry(id: 't3b' | 't4a', wipe: boolean) {
   return a;
 }
 
-test('an expired emergency never sounds: not after SIGSTOP with stale beacons, not after a restart with the clock 3 h off, not with a wiped store', async () => {
-  await Promise.all([stoppedAcrossExpiry(), restartedAfterExpiry('t3b', false), restartedAfterExpiry('t4a', true)]);
+test('an expired emergency never sounds: not after SIGSTOP or a silent link with stale beacons, not after a restart with the clock 3 h off, not with a wiped store', async () => {
+  await Promise.all([stoppedAcrossExpiry(), linkSilentAcrossExpiry(), restartedAfterExpiry('t3b', false), restartedAfterExpiry('t4a', true)]);
 });
 
 test('a valid emergency reaches an agent whose wall clock says 1970: it waits for the time, then sounds', async () => {

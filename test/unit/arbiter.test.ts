@@ -49,7 +49,46 @@ test('a higher level preempts at once; a resumable programme resumes where it wa
   assert.equal(l.map((x) => `${x.outcome}:${x.level}`), ['played:emergency', 'played:normal']);
   assert.is(l[1]!.start, new Date(T0).toISOString(), 'the resumed bulletin is logged once, from its first start');
   assert.is(l[1]!.end, new Date(T0 + 21 * min).toISOString());
+  assert.is(l[1]!.playedMs, 20 * min, 'its airtime is its 20 minutes, not the 21 from first start to end');
+  assert.is(l[0]!.playedMs, min);
   assert.is(state.playing, null);
+});
+
+test('a play cut by a restart comes back from its offset and is logged once, from its first start, with what it played', () => {
+  const bulletin = req('bulletin', 'normal', { resumable: true, notAfter: T0 + 90 * min });
+  const { effects } = run([
+    // The agent restarted 3 min into the bulletin (the store said so); it goes on from there.
+    { type: 'request', req: bulletin, at: T0 + 4 * min, resume: { offsetMs: 3 * min, firstStartedAt: T0 } },
+    { type: 'ended', id: 'bulletin', at: T0 + 21 * min },
+  ]);
+  assert.equal(plays(effects), ['bulletin@180s']);
+  const [l] = logs(effects);
+  assert.equal([l!.outcome, l!.start, l!.playedMs], ['played', new Date(T0).toISOString(), 20 * min]);
+  // Past its window by then: reported interrupted, with what it had played.
+  const late = run([{ type: 'request', req: { ...bulletin, notAfter: T0 + 2 * min }, at: T0 + 4 * min, resume: { offsetMs: 90_000, firstStartedAt: T0 } }]);
+  assert.equal(plays(late.effects), []);
+  assert.equal(logs(late.effects).map((x) => [x.outcome, x.playedMs]), [['interrupted', 90_000]]);
+  // Behind a higher level that plays now: it waits among the suspended, then resumes.
+  const behind = run([
+    { type: 'request', req: req('alert', 'emergency', { segments: [{ kind: 'tone', tone: 'alert', durationMs: 3000 }] }), at: T0 + 4 * min },
+    { type: 'request', req: bulletin, at: T0 + 4 * min + 100, resume: { offsetMs: 3 * min, firstStartedAt: T0 } },
+    { type: 'ended', id: 'alert', at: T0 + 4 * min + 3000 },
+  ]);
+  assert.equal(plays(behind.effects), ['alert@0s', 'bulletin@180s']);
+});
+
+test('a clock step moves what the arbiter holds with it: offsets stay what was played', () => {
+  const bulletin = req('bulletin', 'normal', { resumable: true, notAfter: null });
+  const { effects } = run([
+    { type: 'request', req: bulletin, at: T0 },
+    // The province's time answer sets the agent's clock back 3 h, 2 minutes into the play.
+    { type: 'clock', trusted: true, at: T0 + 2 * min - 3 * 60 * min, shiftMs: -3 * 60 * min },
+    { type: 'ended', id: 'bulletin', at: T0 + 20 * min - 3 * 60 * min },
+  ]);
+  const [l] = logs(effects);
+  assert.is(l!.start, new Date(T0 - 3 * 60 * min).toISOString());
+  assert.is(Date.parse(l!.end!) - Date.parse(l!.start), 20 * min);
+  assert.is(l!.playedMs, 20 * min);
 });
 
 test('a non-resumable item cut by a higher level is logged as interrupted, by what', () => {
