@@ -476,9 +476,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     void this.link.publish(topics.status(this.#id), encodePayload('status', status), { qos: 1, retain: true }).catch(() => {});
   }
 
-  /** Asks the province for the time again, at most every 10 s. */
+  /** Asks the province for the time again, at most every 2 s (after a slow answer, until a sharp one comes: one small message each). */
   #askTime(): void {
-    if (!this.link.connected || this.clock.mono() - this.#askedTimeAt < 10_000) return;
+    if (!this.link.connected || this.clock.mono() - this.#askedTimeAt < 2000) return;
     this.#announce();
   }
 
