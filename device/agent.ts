@@ -450,7 +450,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const rows = this.store.inflight();
     const active = this.store.activeEmergencies();
     if (!rows.length && !active.length) return;
-    const plan = planRecovery(rows);
+    const plan = planRecovery(rows, this.#iso());
     for (const r of plan.requeue) this.#recovering.set(r.req.id, r);
     for (const r of plan.emergencies) this.#recoveringEmergencies.set(r.id, r);
     if (plan.report.length) this.#commit(plan.report.map((d) => ({ kind: 'play' as const, data: d })));

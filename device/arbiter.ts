@@ -108,6 +108,8 @@ export interface Resume {
   offsetMs: number;
   firstStartedAt: number;
   interruptedBy?: Level;
+  /** The last instant it was known to play (its end, if it cannot resume). */
+  cutAt?: number;
 }
 
 export type ArbiterEvent =
@@ -307,11 +309,12 @@ function shiftState(s: ArbiterState, ms: number): ArbiterState {
 function resumeRecovered(state: ArbiterState, req: PlayRequest, at: number, r: Resume, effects: Effect[]): ArbiterState {
   const total = lengthMs(req);
   if (req.requiresTrustedClock && !state.clockTrusted) {
-    effects.push(logOf(req, 'interrupted', r.firstStartedAt, { end: iso(at), volume: req.volume, rule: 'clock-untrusted', reason: 'cut by a restart of the agent; the clock is not known to be right, so it cannot resume', playedMs: Math.round(r.offsetMs) }));
+    effects.push(logOf(req, 'interrupted', r.firstStartedAt, { end: iso(r.cutAt ?? at), volume: req.volume, rule: 'clock-untrusted', reason: 'cut by a restart of the agent; the clock is not known to be right, so it cannot resume', playedMs: Math.round(r.offsetMs) }));
     return state;
   }
   if (!open(req, at) || (total !== null && r.offsetMs >= total)) {
-    effects.push(logOf(req, 'interrupted', r.firstStartedAt, { end: iso(at), volume: req.volume, reason: 'cut by a restart of the agent; its window closed before it could resume', playedMs: Math.round(r.offsetMs), ...(r.interruptedBy ? { interruptedBy: r.interruptedBy } : {}) }));
+    const reason = open(req, at) ? 'cut by a restart of the agent at its very end' : 'cut by a restart of the agent; its window closed before it could resume';
+    effects.push(logOf(req, 'interrupted', r.firstStartedAt, { end: iso(r.cutAt ?? at), volume: req.volume, reason, playedMs: Math.round(total === null ? r.offsetMs : Math.min(r.offsetMs, total)), ...(r.interruptedBy ? { interruptedBy: r.interruptedBy } : {}) }));
     return state;
   }
   const seq = state.seq + 1;

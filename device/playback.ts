@@ -8,7 +8,7 @@ import { Gain } from '../audio/gain.js';
 import { alertTone, chime, siren } from '../audio/tones.js';
 import { pcmBytes, type AudioSink, type SinkEndReason } from '../audio/types.js';
 import type { NowPlaying } from '../protocol/payloads.js';
-import { initialState, step, type ArbiterEvent, type ArbiterState, type Effect, type PlayLogData, type PlayRequest, type Segment } from './arbiter.js';
+import { initialState, lengthMs, step, type ArbiterEvent, type ArbiterState, type Effect, type PlayLogData, type PlayRequest, type Segment } from './arbiter.js';
 import type { RelayController } from './relay-controller.js';
 import type { InflightRow } from './store.js';
 
@@ -167,8 +167,14 @@ export class PlaybackEngine {
     const iso = (t: number) => new Date(t).toISOString();
     const rows: InflightRow[] = [];
     const p = s.playing;
-    if (p) rows.push({ id: p.req.id, request: JSON.stringify(p.req), phase: 'playing', firstStartedAt: iso(p.firstStartedAt), offsetMs: Math.round(p.fromMs + Math.max(0, now - p.startedAt)), progressAt: iso(now), interruptedBy: null });
-    for (const x of s.suspended) rows.push({ id: x.req.id, request: JSON.stringify(x.req), phase: 'suspended', firstStartedAt: iso(x.firstStartedAt), offsetMs: Math.round(x.offsetMs), progressAt: iso(now), interruptedBy: x.interruptedBy });
+    if (p) {
+      // Never past its length: the last half second may still be in the sink when its content has all been handed over.
+      const total = lengthMs(p.req);
+      const offset = p.fromMs + Math.max(0, now - p.startedAt);
+      rows.push({ id: p.req.id, request: JSON.stringify(p.req), phase: 'playing', firstStartedAt: iso(p.firstStartedAt), offsetMs: Math.round(total === null ? offset : Math.min(offset, total)), progressAt: iso(now), interruptedBy: null });
+    }
+    // A suspended one is not playing: no progress instant (if it cannot resume, it ends when that is found, as without a restart).
+    for (const x of s.suspended) rows.push({ id: x.req.id, request: JSON.stringify(x.req), phase: 'suspended', firstStartedAt: iso(x.firstStartedAt), offsetMs: Math.round(x.offsetMs), progressAt: null, interruptedBy: x.interruptedBy });
     for (const x of s.waiting) rows.push({ id: x.req.id, request: JSON.stringify(x.req), phase: 'waiting', firstStartedAt: null, offsetMs: 0, progressAt: null, interruptedBy: null });
     return rows;
   }

@@ -26,7 +26,8 @@ export interface RecoveryPlan {
   emergencies: InflightRow[];
 }
 
-export function planRecovery(rows: readonly InflightRow[]): RecoveryPlan {
+/** `now`: the agent's time at start (ISO), the end of a cut play the store has no progress instant for. */
+export function planRecovery(rows: readonly InflightRow[], now: string): RecoveryPlan {
   const plan: RecoveryPlan = { report: [], requeue: [], emergencies: [] };
   for (const row of rows) {
     let req: PlayRequest;
@@ -45,10 +46,10 @@ export function planRecovery(rows: readonly InflightRow[]): RecoveryPlan {
     }
     const firstStartedAt = Date.parse(row.firstStartedAt);
     if (req.resumable) {
-      plan.requeue.push({ req, resume: { offsetMs: row.offsetMs, firstStartedAt, ...(row.interruptedBy ? { interruptedBy: row.interruptedBy as Resume['interruptedBy'] } : {}) }, row });
+      plan.requeue.push({ req, resume: { offsetMs: row.offsetMs, firstStartedAt, ...(row.progressAt ? { cutAt: Date.parse(row.progressAt) } : {}), ...(row.interruptedBy ? { interruptedBy: row.interruptedBy as Resume['interruptedBy'] } : {}) }, row });
       continue;
     }
-    const data: PlayLogData = { outcome: 'interrupted', level: req.level, source: req.source, start: row.firstStartedAt, end: row.progressAt ?? row.firstStartedAt, volume: req.volume, rule: 'restart', reason: RESTART_REASON, playedMs: row.offsetMs };
+    const data: PlayLogData = { outcome: 'interrupted', level: req.level, source: req.source, start: row.firstStartedAt, end: row.progressAt ?? now, volume: req.volume, rule: 'restart', reason: RESTART_REASON, playedMs: row.offsetMs };
     if (req.programme) data.programme = req.programme;
     if (req.title) data.title = req.title;
     if (row.interruptedBy) data.interruptedBy = row.interruptedBy as PlayLogData['interruptedBy'];
