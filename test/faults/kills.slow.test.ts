@@ -216,9 +216,10 @@ test(`seed ${SEED}: ${RUN_MS / 60_000} minutes of SIGKILL to agents, broker and 
       const at = Date.parse(`${p.recurrence.date}T${p.recurrence.time}:00+07:00`);
       const r = mine[0]!;
       if (r.outcome === 'played' || r.outcome === 'interrupted') {
-        // Its own times: it started at its time (or within the grace period, held up by an alert or a restart), ended since, and
-        // its airtime is what of its 25 s sounded — however many restarts it was resumed across.
-        assert.ok(Date.parse(r.start) >= at - 1500 && Date.parse(r.start) <= at + 5 * 60_000, `${id} ${p.id}: start ${r.start}, due ${new Date(at).toISOString()}`);
+        // Its own times: it started at its time or later (held up by a restart, or waiting behind alerts while its window
+        // is open, as without any fault), ended since, and its airtime is what of its 25 s sounded — however many restarts
+        // it was resumed across.
+        assert.ok(Date.parse(r.start) >= at - 1500 && Date.parse(r.start) <= Date.now(), `${id} ${p.id}: start ${r.start}, due ${new Date(at).toISOString()}`);
         assert.ok(r.end && Date.parse(r.end) >= Date.parse(r.start) && Date.parse(r.end) <= Date.now(), `${id} ${p.id}: ${r.start}–${r.end}`);
         assert.ok(r.playedMs !== undefined && r.playedMs <= 25_500 && (r.outcome === 'interrupted' || r.playedMs >= 24_000), `${id} ${p.id}: ${r.outcome} with playedMs ${r.playedMs}`);
       }
