@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { request } from 'node:http';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -25,6 +26,26 @@ import { localClock, localDate } from '../../schedules/time.js';
 // libfaketime (Debian's faketime) the way a Pi without RTC sees it. What a
 // test asserts is what users would see: the horn (WAV), the agent's log, the
 // province's reports and roll-up (its HTTP API and reports.sqlite).
+
+
+/**
+ * One HTTP request on a connection of its own. Node's fetch reuses idle
+ * keep-alive sockets, and a console that closes one at its keep-alive timeout
+ * while the request is being written fails it with "fetch failed"; the fault
+ * tests make calls minutes apart under load, where that race is real.
+ */
+export function httpOnce(method: string, url: URL, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, agent: false, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(parts).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 export interface LogLine {
   level: number;
@@ -150,10 +171,10 @@ export class FaultAgent {
   async panelStatus(): Promise<{ store: { state: string; held: number }; disk: { full: boolean } }> {
     const line = await this.waitLog((l) => l.msg === 'local panel listening' && Date.parse(l.time) >= this.current!.startedAt - 1000, 'its panel listening');
     const url = (line.urls as string[])[0]!;
-    const login = await fetch(new URL('/api/login', url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: this.world.p.devices[this.id]!.panelPassword }) });
-    if (login.status !== 200) throw new Error(`panel login: ${login.status} ${await login.text()}`);
-    const cookie = String(login.headers.get('set-cookie')).split(';')[0]!;
-    return (await (await fetch(new URL('/api/status', url), { headers: { cookie } })).json()) as never;
+    const login = await httpOnce('POST', new URL('/api/login', url), { 'content-type': 'application/json' }, JSON.stringify({ password: this.world.p.devices[this.id]!.panelPassword }));
+    if (login.status !== 200) throw new Error(`panel login: ${login.status} ${login.text}`);
+    const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+    return JSON.parse((await httpOnce('GET', new URL('/api/status', url), { cookie })).text) as never;
   }
 
   async waitLog(pred: (l: LogLine) => boolean, what: string, timeoutMs = 20_000): Promise<LogLine> {
@@ -242,17 +263,17 @@ export async function faultWorld(opts: { devices?: [string, string][] } = {}): P
   const api = async (method: string, path: string, body?: unknown): Promise<unknown> => {
     for (let attempt = 0; attempt < 2; attempt++) {
       if (!cookie) {
-        const r = await fetch(new URL('/api/login', cons.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'dispatch', password: p.accounts.dispatch!.secret }) });
-        if (r.status !== 200) throw new Error(`login: ${r.status} ${await r.text()}`);
-        cookie = String(r.headers.get('set-cookie')).split(';')[0]!;
-        csrf = ((await r.json()) as { csrf: string }).csrf;
+        const r = await httpOnce('POST', new URL('/api/login', cons.url), { 'content-type': 'application/json' }, JSON.stringify({ name: 'dispatch', password: p.accounts.dispatch!.secret }));
+        if (r.status !== 200) throw new Error(`login: ${r.status} ${r.text}`);
+        cookie = String(r.headers['set-cookie']).split(';')[0]!;
+        csrf = (JSON.parse(r.text) as { csrf: string }).csrf;
       }
-      const r = await fetch(new URL(path, cons.url), { method, headers: { cookie, 'x-csrf-token': csrf, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      const r = await httpOnce(method, new URL(path, cons.url), { cookie, 'x-csrf-token': csrf, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body !== undefined ? JSON.stringify(body) : undefined);
       if (r.status === 401) {
         cookie = '';
         continue;
       }
-      const text = await r.text();
+      const text = r.text;
       if (r.status >= 400) throw new Error(`${method} ${path}: ${r.status} ${text}`);
       return JSON.parse(text);
     }
