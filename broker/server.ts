@@ -10,9 +10,9 @@ import type { Logger } from '../lib/log.js';
 import { LoaError } from '../protocol/errors.js';
 import { parseTopic } from '../protocol/topics.js';
 import { contractFor, kindOf } from '../protocol/contract.js';
-import type { Registry } from '../provisioning/registry.js';
-import { canPublish, canReceive, canSubscribe, type AclPrincipal } from './acl.js';
+import { canPublish, canReceive, canSubscribe, type AclPrincipal } from '../protocol/acl.js';
 import { Authenticator } from './auth.js';
+import type { PrincipalSource } from './principals.js';
 import { guardConnection, type GuardViolation, type RawConnection } from './guard.js';
 import { ConnectionRateLimiter } from './rate-limit.js';
 import { openSqliteStore, openRedisStore, type BrokerStore } from './persistence.js';
@@ -26,7 +26,8 @@ import type { BrokerConfig } from './config.js';
 
 export interface BrokerDeps {
   config: BrokerConfig;
-  registry: Registry;
+  /** Devices and accounts: the province registry. */
+  principals: PrincipalSource;
   log: Logger;
   now?: () => number;
 }
@@ -75,7 +76,7 @@ export class ProvinceBroker {
   #wss: WebSocketServer | null = null;
   #sockets = new Set<Socket>();
   #sessions = new Map<string, Session>();
-  #principals = new WeakMap<Client, { principal: AclPrincipal; hash: string | undefined }>();
+  #authenticated = new WeakMap<Client, { principal: AclPrincipal; hash: string | undefined }>();
   #remote = new WeakMap<object, string>();
   #poll: NodeJS.Timeout | null = null;
   #registryVersion = -1;
@@ -89,7 +90,7 @@ export class ProvinceBroker {
     this.#deps = deps;
     this.#log = deps.log.child({ mod: 'broker' });
     this.#now = deps.now ?? Date.now;
-    this.#auth = new Authenticator({ source: deps.registry, allowAnonymous: deps.config.allowAnonymous });
+    this.#auth = new Authenticator({ source: deps.principals, allowAnonymous: deps.config.allowAnonymous });
     this.#limiter = new ConnectionRateLimiter(deps.config.limits.connectRate, this.#now());
     this.#refusals = new ThrottledLog(this.#log);
   }
@@ -109,7 +110,7 @@ export class ProvinceBroker {
   }
 
   #zoneOf = (deviceId: string): string | null => {
-    const p = this.#deps.registry.principal(deviceId);
+    const p = this.#deps.principals.principal(deviceId);
     return p && p.kind === 'device' ? p.zone : null;
   };
 
@@ -148,7 +149,7 @@ export class ProvinceBroker {
       await this.stop();
       throw e;
     }
-    this.#registryVersion = this.#deps.registry.changeCounter();
+    this.#registryVersion = this.#deps.principals.changeCounter();
     this.#poll = setInterval(() => this.#checkRegistry(), cfg.registryPollMs);
     this.#poll.unref();
     this.#log.info({ tcp: fmt(this.#addresses.tcp), tls: this.#addresses.tls && fmt(this.#addresses.tls), ws: this.#addresses.ws && fmt(this.#addresses.ws), store: this.#store.describe, maxPacketBytes: lim.maxPacketBytes }, 'broker listening');
@@ -292,7 +293,7 @@ export class ProvinceBroker {
           }
         }
         const hash = r.principal.anonymous ? undefined : this.#auth.currentHash(r.principal.name);
-        this.#principals.set(client, { principal: r.principal, hash });
+        this.#authenticated.set(client, { principal: r.principal, hash });
         this.#log.info({ clientId: client.id, role: r.principal.role, zone: r.principal.zone, remote }, 'client authenticated');
         done(null, true);
       },
@@ -309,7 +310,7 @@ export class ProvinceBroker {
 
   #authorizePublish(client: Client | null, topic: string, retain: boolean, payload: Buffer | string, cb: (err?: Error | null) => void): void {
     if (!client) return cb(null); // the broker's own publications
-    const who = this.#principals.get(client);
+    const who = this.#authenticated.get(client);
     if (!who) return cb(new Error('not authenticated'));
     const d = canPublish(who.principal, topic, retain, this.#zoneOf);
     let reason = d.ok ? null : d.reason;
@@ -327,7 +328,7 @@ export class ProvinceBroker {
   }
 
   #authorizeSubscribe<S extends { topic: string }>(client: Client, sub: S, cb: (err: Error | null, sub?: S | null) => void): void {
-    const who = this.#principals.get(client);
+    const who = this.#authenticated.get(client);
     if (!who) return cb(new Error('not authenticated'));
     const d = canSubscribe(who.principal, sub.topic, this.#zoneOf);
     if (!d.ok) {
@@ -338,14 +339,14 @@ export class ProvinceBroker {
   }
 
   #authorizeForward<P extends { topic: string }>(client: Client, packet: P): P | null {
-    const who = this.#principals.get(client);
+    const who = this.#authenticated.get(client);
     if (!who) return null;
     return canReceive(who.principal, packet.topic, this.#zoneOf) ? packet : null;
   }
 
   #wireEvents(aedes: Aedes): void {
     aedes.on('clientReady', (client) => {
-      const who = this.#principals.get(client);
+      const who = this.#authenticated.get(client);
       if (who) this.#sessions.set(client.id, { client, principal: who.principal, hashAtLogin: who.hash });
     });
     aedes.on('clientDisconnect', (client) => {
@@ -362,7 +363,7 @@ export class ProvinceBroker {
   #checkRegistry(): void {
     let v: number;
     try {
-      v = this.#deps.registry.changeCounter();
+      v = this.#deps.principals.changeCounter();
     } catch (e) {
       this.#log.error({ err: e }, 'cannot read the registry');
       return;
