@@ -13,7 +13,7 @@ import type { AclPrincipal } from '../protocol/acl.js';
 // checked on every connect, and nothing of it ever reaches disk.
 
 /** MQTT 3.1.1 CONNACK return codes (MQTT-3.2.2.3). */
-export const CONNACK = { IDENTIFIER_REJECTED: 2, BAD_USERNAME_OR_PASSWORD: 4, NOT_AUTHORIZED: 5 } as const;
+export const CONNACK = { IDENTIFIER_REJECTED: 2, SERVER_UNAVAILABLE: 3, BAD_USERNAME_OR_PASSWORD: 4, NOT_AUTHORIZED: 5 } as const;
 
 export type AuthResult = { ok: true; principal: AclPrincipal } | { ok: false; returnCode: (typeof CONNACK)[keyof typeof CONNACK]; reason: string };
 
