@@ -1,10 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { verifySecret } from '../lib/secrets.js';
 import { hasForbiddenIdChars } from '../protocol/ids.js';
-import type { Principal } from '../provisioning/registry.js';
-import type { AclPrincipal } from './acl.js';
+import type { Principal, PrincipalSource } from './principals.js';
+import type { AclPrincipal } from '../protocol/acl.js';
 
-// Authentication of CONNECT against the province registry.
+// Authentication of CONNECT against the principals of the province registry.
 //
 // scrypt costs tens of milliseconds by design; after a broker restart a few
 // thousand clusters reconnect at once. A successful check is therefore
@@ -13,21 +13,17 @@ import type { AclPrincipal } from './acl.js';
 // checked on every connect, and nothing of it ever reaches disk.
 
 /** MQTT 3.1.1 CONNACK return codes (MQTT-3.2.2.3). */
-export const CONNACK = { IDENTIFIER_REJECTED: 2, BAD_USERNAME_OR_PASSWORD: 4, NOT_AUTHORIZED: 5 } as const;
+export const CONNACK = { IDENTIFIER_REJECTED: 2, SERVER_UNAVAILABLE: 3, BAD_USERNAME_OR_PASSWORD: 4, NOT_AUTHORIZED: 5 } as const;
 
 export type AuthResult = { ok: true; principal: AclPrincipal } | { ok: false; returnCode: (typeof CONNACK)[keyof typeof CONNACK]; reason: string };
 
-export interface PrincipalSource {
-  principal(name: string): Principal | null;
-}
-
 export class Authenticator {
-  readonly #source: PrincipalSource;
+  readonly #source: Pick<PrincipalSource, 'principal'>;
   readonly #allowAnonymous: boolean;
   readonly #cache = new Map<string, Buffer>();
   readonly #cacheMax: number;
 
-  constructor(deps: { source: PrincipalSource; allowAnonymous: boolean; cacheMax?: number }) {
+  constructor(deps: { source: Pick<PrincipalSource, 'principal'>; allowAnonymous: boolean; cacheMax?: number }) {
     this.#source = deps.source;
     this.#allowAnonymous = deps.allowAnonymous;
     this.#cacheMax = deps.cacheMax ?? 20_000;

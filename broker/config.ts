@@ -39,8 +39,10 @@ export const BrokerConfig = z.strictObject({
       maxTopicLevels: z.int().min(1).max(100).default(MAX_TOPIC_LEVELS + 2),
       /** A socket that has not completed CONNECT within this time is closed. */
       connectTimeoutMs: z.int().min(500).default(10_000),
-      /** Longest keepalive a client may ask for; 3G/4G agents use a few minutes. */
+      /** Longest keepalive a client may ask for (longer ones are refused at CONNECT); 3G/4G agents use a few minutes. */
       keepaliveLimitSec: z.int().min(10).max(65_535).default(1200),
+      /** A client that asked for no keepalive (0) is disconnected after this long without traffic either way. */
+      idleTimeoutSec: z.int().min(1).max(7 * 24 * 3600).default(1800),
       maxConnections: z.int().min(1).default(20_000),
       /** QoS 1 messages kept per persistent session (offline, or online and not acknowledging); newer ones are dropped. */
       sessionQueueMax: z.int().min(10).default(10_000),

@@ -56,7 +56,7 @@ export const broker = command({
     const log = createLogger({ name: 'loa-broker' });
     const { Registry } = await import('../provisioning/registry.js');
     const registry = Registry.open(config.data);
-    const b = new ProvinceBroker({ config, registry, log });
+    const b = new ProvinceBroker({ config, principals: registry, log });
     // Listen for SIGTERM/SIGINT before starting, so a stop request during start-up still stops cleanly.
     const stopping = untilSignal();
     try {

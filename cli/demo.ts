@@ -152,7 +152,7 @@ export const demo = command({
     }
     if (fresh) inv.io.out(`demo province provisioned in ${dir}`);
 
-    const broker = new ProvinceBroker({ config: BrokerConfig.parse({ data: dir, host, port }), registry, log });
+    const broker = new ProvinceBroker({ config: BrokerConfig.parse({ data: dir, host, port }), principals: registry, log });
     const addr = await broker.start();
     const url = `mqtt://127.0.0.1:${addr.tcp.port}`;
     const server = new ConsoleServer({

@@ -1,7 +1,7 @@
 import { CONTRACT, type Actor, type TopicContract } from '../protocol/contract.js';
 import { zoneLineage } from '../protocol/ids.js';
 import { topics } from '../protocol/topics.js';
-import { rowFilter } from '../broker/acl.js';
+import { rowFilter } from '../protocol/acl.js';
 import type { Registry } from './registry.js';
 
 // The documented topic ACL in Mosquitto's acl_file syntax, for a province

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The structure check: no import circle between source files, and no folder
-// that imports a folder that imports it back.
+// The structure check: no import circle between source files, no folder
+// that imports a folder that imports it back, and each top-level folder
+// imports only the layers below it (LAYERS).
 //
 //   node scripts/check-imports.js            prints the circles found, exit 1 if any
 //   node scripts/check-imports.js --graph    also prints the folder graph
@@ -15,6 +16,23 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const sourceDirs = ['protocol', 'schedules', 'audio', 'device', 'broker', 'provisioning', 'cli', 'lib', 'scripts/bench'];
+
+/**
+ * Which top-level folders each may import (besides itself). The three
+ * programs (broker, provisioning, device) never import one another; only the
+ * composition roots in cli/ (and the benchmarks) join them.
+ */
+export const LAYERS = {
+  protocol: [],
+  schedules: ['protocol'],
+  lib: ['protocol'],
+  audio: ['lib', 'protocol'],
+  broker: ['lib', 'protocol'],
+  provisioning: ['audio', 'lib', 'protocol', 'schedules'],
+  device: ['audio', 'lib', 'protocol', 'schedules'],
+  cli: ['audio', 'broker', 'device', 'lib', 'protocol', 'provisioning', 'schedules'],
+  scripts: ['audio', 'broker', 'device', 'lib', 'protocol', 'provisioning', 'schedules'],
+};
 
 function walk(dir) {
   const out = [];
@@ -85,12 +103,15 @@ export function checkStructure() {
   const fileEdges = new Map();
   const folderEdges = new Map();
   const testImports = [];
+  const layerBreaks = [];
+  const top = (p) => p.split('/')[0];
   for (const f of files) {
     const deps = importsOf(f);
     fileEdges.set(rel(f), deps.map(rel));
     const from = rel(dirname(f)) || '.';
     for (const d of deps) {
       if (rel(d).startsWith('test/')) testImports.push(`${rel(f)} → ${rel(d)}`);
+      else if (top(rel(d)) !== top(rel(f)) && !(LAYERS[top(rel(f))] ?? []).includes(top(rel(d)))) layerBreaks.push(`${rel(f)} → ${rel(d)}`);
       const to = rel(dirname(d)) || '.';
       if (to === from) continue;
       if (!folderEdges.has(from)) folderEdges.set(from, new Set());
@@ -114,7 +135,7 @@ export function checkStructure() {
     }
     return lines;
   };
-  return { files: files.length, fileCircles, folderCircles, why, folderEdges, testImports };
+  return { files: files.length, fileCircles, folderCircles, why, folderEdges, testImports, layerBreaks };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
@@ -125,7 +146,8 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
   for (const c of r.fileCircles) console.log(`import circle (${c.length} files): ${c.join(' ⇄ ')}`);
   for (const c of r.folderCircles) console.log(`folder circle: ${c.join(' ⇄ ')}\n${r.why(c).join('\n')}`);
   for (const t of r.testImports) console.log(`production code imports test code: ${t}`);
-  const bad = r.fileCircles.length + r.folderCircles.length + r.testImports.length;
-  console.log(bad ? `check-imports: ${bad} problem(s) in ${r.files} files` : `check-imports: ${r.files} files, no import circle, no folder circle`);
+  for (const t of r.layerBreaks) console.log(`import across the layers (see LAYERS): ${t}`);
+  const bad = r.fileCircles.length + r.folderCircles.length + r.testImports.length + r.layerBreaks.length;
+  console.log(bad ? `check-imports: ${bad} problem(s) in ${r.files} files` : `check-imports: ${r.files} files, no import circle, no folder circle, layers kept`);
   process.exit(bad ? 1 : 0);
 }

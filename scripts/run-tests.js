@@ -48,7 +48,7 @@ let files = suites
   .flatMap((s) => walk(join(root, s)))
   .filter(hasSource)
   .filter((f) => (wantSlow === 'only' ? isSlow(f) : wantSlow === 'too' || !isSlow(f)));
-if (filters.length) files = files.filter((f) => filters.some((w) => f.includes(w)));
+if (filters.length) files = files.filter((f) => filters.some((w) => relative(root, f).includes(w)));
 if (!files.length) {
   if (args.includes('--allow-empty')) {
     console.log(`run-tests: no test files in ${suites.join(', ')}`);

@@ -13,7 +13,7 @@ export interface RunningBroker {
 /** An in-process `loa broker` on a free loopback port. */
 export async function startBroker(registry: Registry, dataDir: string, opts: { log?: Logger; config?: Record<string, unknown> } = {}): Promise<RunningBroker> {
   const config = BrokerConfig.parse({ data: dataDir, host: '127.0.0.1', port: 0, registryPollMs: 200, ...(opts.config ?? {}) });
-  const broker = new ProvinceBroker({ config, registry, log: opts.log ?? silentLogger() });
+  const broker = new ProvinceBroker({ config, principals: registry, log: opts.log ?? silentLogger() });
   const addr = await broker.start();
   return { broker, port: addr.tcp.port, url: `mqtt://127.0.0.1:${addr.tcp.port}`, stop: () => broker.stop() };
 }

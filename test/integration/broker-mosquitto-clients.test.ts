@@ -235,4 +235,19 @@ test('the console\'s retained target state, published with mosquitto_pub -r, rea
   assert.equal(r.messages, [{ retain: true, topic, payload }]);
 });
 
+// mosquitto_sub cannot ask for keepalive 0: its -k takes 5 to 65535 (Debian 12's
+// 2.0.11 and later alike). Keepalive 0 is tested with a raw CONNECT and with
+// mqtt.js in broker-refusals.test.ts.
+test('mosquitto_sub asking for a keepalive above the broker\'s limit is refused with a code MQTT 3.1.1 defines (5), and the refusal is logged', async () => {
+  await setup();
+  const s = await sub(device('t4a'), [topics.target('t4a')], ['-k', '1201', '-C', '1', '-W', '3']);
+  assert.is.not(s.code, 0, s.out);
+  assert.match(s.stdout, /received CONNACK \(5\)/);
+  assert.match(s.stderr, /not authori[sz]ed/);
+  const l = await waitFor(() => logs.find((x) => x.msg === 'connection refused' && x.clientId === 't4a' && x.keepalive === 1201), { what: 'keepalive refusal log' });
+  assert.is(l.returnCode, 5);
+  assert.is(l.keepaliveLimitSec, 1200);
+  assert.match(String(l.reason), /keepalive of 1201 s exceeds the broker's limit of 1200 s/);
+});
+
 test.run();

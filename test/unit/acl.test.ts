@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { canPublish, canSubscribe, canReceive, type AclPrincipal } from '../../broker/acl.js';
+import { canPublish, canSubscribe, canReceive, type AclPrincipal } from '../../protocol/acl.js';
 import { topics } from '../../protocol/topics.js';
 
 const zones: Record<string, string> = { t3a: 'qn/dak-ha/thon-3', t3b: 'qn/dak-ha/thon-3', l1a: 'qn/son-tay/lang-1' };

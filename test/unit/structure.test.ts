@@ -11,10 +11,10 @@ const check = (cwdRoot: string) => spawnSync(process.execPath, [join(cwdRoot, 's
 test('the source has no import circle, no folder circle, and production code imports no test code (scripts/check-imports.js)', () => {
   const r = check(root);
   assert.is(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /no import circle, no folder circle/);
+  assert.match(r.stdout, /no import circle, no folder circle, layers kept/);
 });
 
-test('the check finds a circle hidden behind await import() and a folder circle made by a type import', () => {
+test('the check finds a circle hidden behind await import(), a folder circle made by a type import, and one program importing another', () => {
   const dir = mkdtempSync(join(tmpdir(), 'loa-structure-'));
   try {
     mkdirSync(join(dir, 'scripts'));
@@ -30,6 +30,8 @@ test('the check finds a circle hidden behind await import() and a folder circle 
     assert.match(r.stdout, /import circle \(2 files\): broker\/a\.ts ⇄ broker\/b\.ts/);
     assert.match(r.stdout, /folder circle: broker ⇄ provisioning/);
     assert.match(r.stdout, /broker\/c\.ts → provisioning\/r\.ts/);
+    assert.match(r.stdout, /import across the layers \(see LAYERS\): broker\/c\.ts → provisioning\/r\.ts/);
+    assert.match(r.stdout, /import across the layers \(see LAYERS\): provisioning\/r\.ts → broker\/a\.ts/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

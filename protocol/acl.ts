@@ -1,10 +1,12 @@
-import { CONTRACT, HUMAN_ROLES, kindOf, type Actor, type Role, type TopicContract } from '../protocol/contract.js';
-import { parseTopic, filterWithin, type ParsedTopic } from '../protocol/topics.js';
-import { zoneContains } from '../protocol/ids.js';
+import { CONTRACT, HUMAN_ROLES, kindOf, type Actor, type Role, type TopicContract } from './contract.js';
+import { parseTopic, filterWithin, type ParsedTopic } from './topics.js';
+import { zoneContains } from './ids.js';
 
 // Topic ACL decisions, pure: a principal and a topic in, allow or a reason
-// out. Everything is derived from the contract table (protocol/contract.ts),
-// which docs/protocol.md documents.
+// out. Everything is derived from the contract table (./contract.ts), which
+// docs/protocol.md documents; it lives here, beside the contract, because both
+// `loa broker` (broker/server.ts) and the Mosquitto ACL file generator
+// (provisioning/mosquitto.ts) read it.
 //
 // - A device acts only on topics that name it, on its zone lineage's zone
 //   topics, and the time beacon; it subscribes to exact topics only.
