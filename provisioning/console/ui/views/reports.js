@@ -89,7 +89,7 @@ export function render(ctx) {
       fields: [field(t('reports.zone'), plZone), field(t('reports.date'), plDate)],
       query: () => ({ zone: plZone.value, date: plDate.value }),
       columns: ['reports.col.time', 'reports.col.device', 'reports.col.title', 'reports.col.level', 'reports.col.outcome', 'reports.col.volume', 'reports.col.reason'],
-      row: (r) => [r.end ? `${fmt.time(r.start)}–${fmt.time(r.end)}` : fmt.time(r.start), r.device, r.title ?? r.programme ?? t(`source.${r.source}`), t(`level.${r.level}`), t(`outcome.${r.outcome}`), r.volume === null ? '—' : `${r.volume}%`, r.rule ? `${t(`rule.${r.rule}`)}${r.reason ? ` — ${r.reason}` : ''}` : '—'],
+      row: (r) => [fmt.span(r.start, r.end), r.device, r.title ?? r.programme ?? t(`source.${r.source}`), t(`level.${r.level}`), t(`outcome.${r.outcome}`), r.volume === null ? '—' : `${r.volume}%`, r.rule ? `${t(`rule.${r.rule}`)}${r.reason ? ` — ${r.reason}` : ''}` : '—'],
     }),
     report({
       id: 'operator',
