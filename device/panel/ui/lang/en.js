@@ -121,6 +121,7 @@ export default {
   'announce.text.legend': 'Read out text',
   'announce.text.label': 'Text (Vietnamese)',
   'announce.text.submit': 'Read out and play',
+  'announce.text.untitled': 'Announcement',
   'announce.text.missing': 'Type the text to read out.',
   'announce.text.none': 'This cluster has no text-to-speech.',
   'announce.text.working': 'Turning the text into speech…',

@@ -122,6 +122,7 @@ export default {
   'announce.text.legend': 'Đọc văn bản',
   'announce.text.label': 'Nội dung (tiếng Việt)',
   'announce.text.submit': 'Đọc và phát',
+  'announce.text.untitled': 'Thông báo',
   'announce.text.missing': 'Hãy nhập nội dung cần đọc.',
   'announce.text.none': 'Cụm loa này không có bộ đọc văn bản.',
   'announce.text.working': 'Đang chuyển văn bản thành giọng nói…',

@@ -1,6 +1,7 @@
 import { h, fill, field, errorBox } from '/ui/common/dom.js';
 import * as api from '/ui/common/api.js';
 import { t, fmt, today, errorText } from '/ui/common/i18n.js';
+import { dateInput } from '/ui/common/date-input.js';
 
 // A device's day plan as the console computes it from the programmes and
 // rules it would get now: what plays, what is shortened, what is refused and
@@ -18,7 +19,7 @@ function verdict(i) {
 
 export function planSection(ctx) {
   const device = h('select', { 'data-testid': 'plan-device' });
-  const date = h('input', { type: 'date', value: today(), required: true, 'data-testid': 'plan-date' });
+  const date = dateInput(today(), { required: true, 'data-testid': 'plan-date' });
   const out = h('div', { class: 'table-wrap', 'data-testid': 'plan-result', 'aria-live': 'polite' });
   const err = errorBox();
   api.get('/api/devices').then(
@@ -30,7 +31,7 @@ export function planSection(ctx) {
     e.preventDefault();
     err.clear();
     try {
-      const plan = await api.get(`/api/devices/${encodeURIComponent(device.value)}/plan${api.qs({ date: date.value })}`);
+      const plan = await api.get(`/api/devices/${encodeURIComponent(device.value)}/plan${api.qs({ date: date.day })}`);
       if (!plan.items.length) return fill(out, h('p', { class: 'muted' }, t('plan.empty')));
       fill(
         out,

@@ -1,6 +1,7 @@
 import { h, fill, field, check, select, statusLine, errorBox, confirmDialog } from '/ui/common/dom.js';
 import * as api from '/ui/common/api.js';
 import { t, fmt, today, errorText } from '/ui/common/i18n.js';
+import { dateInput, timeInput } from '/ui/common/date-input.js';
 import { rulesSection } from './rules.js';
 import { planSection } from './plan.js';
 
@@ -211,10 +212,10 @@ export function render(ctx) {
     // Recurrence.
     const r = p?.recurrence ?? { kind: 'daily', time: '06:30' };
     const kind = select(['once', 'daily', 'weekly', 'rrule'].map((k) => [k, t(`rec.kind.${k}`)]), { 'data-testid': 'prog-kind' }, r.kind);
-    const time = h('input', { type: 'time', required: true, value: r.time, 'data-testid': 'prog-time' });
-    const date = h('input', { type: 'date', value: r.kind === 'once' ? r.date : r.kind === 'rrule' ? r.start : today(), 'data-testid': 'prog-date' });
-    const from = h('input', { type: 'date', value: r.from ?? '', 'data-testid': 'prog-from' });
-    const until = h('input', { type: 'date', value: r.until ?? '', 'data-testid': 'prog-until' });
+    const time = timeInput(r.time, { required: true, 'data-testid': 'prog-time' });
+    const date = dateInput(r.kind === 'once' ? r.date : r.kind === 'rrule' ? r.start : today(), { 'data-testid': 'prog-date' });
+    const from = dateInput(r.from ?? '', { 'data-testid': 'prog-from' });
+    const until = dateInput(r.until ?? '', { 'data-testid': 'prog-until' });
     const rrule = h('input', { type: 'text', value: r.rrule ?? 'FREQ=WEEKLY;BYDAY=MO', spellcheck: 'false', 'data-testid': 'prog-rrule' });
     const dayBoxes = DAYS.map((d) => check(t(`day.${d}`), { value: String(d), checked: r.kind === 'weekly' ? r.days.includes(d) : d === 1 }));
     const days = h('fieldset', { class: 'checks days' }, h('legend', {}, t('rec.days')), dayBoxes.map((b) => b.el));
@@ -235,10 +236,10 @@ export function render(ctx) {
     const recurrence = () => {
       const k = kind.value;
       const opt = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v));
-      if (k === 'once') return { kind: k, date: date.value, time: time.value };
-      if (k === 'daily') return { kind: k, time: time.value, ...opt({ from: from.value, until: until.value }) };
-      if (k === 'weekly') return { kind: k, days: dayBoxes.filter((b) => b.input.checked).map((b) => Number(b.input.value)), time: time.value, ...opt({ from: from.value, until: until.value }) };
-      return { kind: k, rrule: rrule.value.trim(), start: date.value, time: time.value };
+      if (k === 'once') return { kind: k, date: date.day, time: time.time };
+      if (k === 'daily') return { kind: k, time: time.time, ...opt({ from: from.day, until: until.day }) };
+      if (k === 'weekly') return { kind: k, days: dayBoxes.filter((b) => b.input.checked).map((b) => Number(b.input.value)), time: time.time, ...opt({ from: from.day, until: until.day }) };
+      return { kind: k, rrule: rrule.value.trim(), start: date.day, time: time.time };
     };
 
     const status = statusLine({ 'data-testid': 'prog-status' });
