@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../lib/log.js';
+import { titleFromText } from '../lib/auto-title.js';
 import { LoaError } from '../protocol/errors.js';
 import type { LogRecord, TargetState } from '../protocol/payloads.js';
 import { allowedAt, capOver, effectiveRules, type EffectiveRules } from '../schedules/rules.js';
@@ -155,17 +156,18 @@ export class OperatorDesk {
   }
 
   /** Typed Vietnamese text, spoken by the cluster's TTS (espeak-ng), then announced. */
-  async announceText(text: string, title: string | undefined, who: Operator): Promise<{ id: string; status: 'playing' | 'queued'; durationMs: number }> {
+  async announceText(text: string, title: string | undefined, who: Operator): Promise<{ id: string; status: 'playing' | 'queued'; durationMs: number; title: string }> {
     if (!this.#d.speech.available()) throw new LoaError('LOA_E_CONFIG_INVALID', 'this cluster has no text-to-speech (espeak-ng is not installed)');
     const t = text.normalize('NFC').trim();
-    const name = title?.trim() || t.slice(0, 60);
+    // No title of its own: its first words, cut at a word boundary with an ellipsis (lib/auto-title.ts).
+    const name = title?.trim() || titleFromText(t);
     this.#refuseOutsideWindows(name, who);
     const wav = await this.#d.speech.speak(t);
     const tmp = join(this.#d.dir, `.tts-${randomUUID()}.wav`);
     writeFileSync(tmp, wav);
     try {
       const clip = await this.#keep(tmp);
-      return { ...this.#announce({ kind: 'file', path: clip.file, durationMs: clip.durationMs }, name, who, { text: t.slice(0, 500), durationMs: clip.durationMs }), durationMs: clip.durationMs };
+      return { ...this.#announce({ kind: 'file', path: clip.file, durationMs: clip.durationMs }, name, who, { text: t.slice(0, 500), durationMs: clip.durationMs }), durationMs: clip.durationMs, title: name };
     } finally {
       rmSync(tmp, { force: true });
     }

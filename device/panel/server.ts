@@ -19,6 +19,7 @@ import { schemaError } from '../../protocol/codec.js';
 import { LocalDate, Text } from '../../protocol/payloads.js';
 import { Sha256Hex } from '../../protocol/ids.js';
 import { localDate } from '../../schedules/time.js';
+import { outcomeFields, planOutcomes } from '../../schedules/plan-outcome.js';
 import type { Agent } from '../agent.js';
 import { sessionTag, type Operator, type OperatorDesk } from '../operator-desk.js';
 import { resolveBind } from './bind.js';
@@ -184,6 +185,8 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
     };
   });
 
+  /** Play records read to tell what became of a day's items: far more than one day's plays. */
+  const PLAN_JOURNAL = 1000;
   const PlanQuery = z.strictObject({ date: LocalDate.optional() });
   app.get('/api/plan', async (req) => {
     who(req);
@@ -191,9 +194,13 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
     const items = agent.planFor(date) ?? [];
     const d = desk();
     const iso = (x: number) => new Date(x).toISOString();
+    // Items already past: what the cluster's own journal says became of them (nothing there: missed).
+    const journal = agent.store.recentJournal(PLAN_JOURNAL, 'play').flatMap((r) => (r.kind === 'play' ? [r.data] : []));
+    const outcomes = planOutcomes(items, journal, agent.clock.now());
     return {
       date,
-      items: items.map((i) => ({ key: i.key, start: iso(i.start), end: iso(i.end), title: i.title, level: i.level, programme: i.programme, status: i.status === 'planned' ? 'ok' : i.status, volume: d.plannedVolume(i), ...(i.rule ? { rule: i.rule } : {}), ...(i.reason ? { reason: i.reason } : {}) })),
+      now: iso(agent.clock.now()),
+      items: items.map((i, n) => ({ key: i.key, start: iso(i.start), end: iso(i.end), title: i.title, level: i.level, programme: i.programme, status: i.status === 'planned' ? 'ok' : i.status, volume: d.plannedVolume(i), ...(i.rule ? { rule: i.rule } : {}), ...(i.reason ? { reason: i.reason } : {}), ...outcomeFields(outcomes[n]!) })),
     };
   });
 

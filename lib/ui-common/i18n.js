@@ -100,6 +100,15 @@ export const fmt = {
     const ss = String(s % 60).padStart(2, '0');
     return hh ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
   },
+  /**
+   * When something plays and for how long: "06:30 (0:20)". A start and an end
+   * would read "06:30–06:30" for anything under a minute; without an end, or
+   * with none after the start (a refusal), the start alone.
+   */
+  span: (start, end) => {
+    const ms = end ? toDate(end).getTime() - toDate(start).getTime() : NaN;
+    return ms >= 1000 ? `${fmt.time(start)} (${fmt.duration(ms)})` : fmt.time(start);
+  },
   number: (n, digits = 0) => new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(n),
   bytes: (n) => {
     if (!Number.isFinite(n)) return '—';

@@ -1,11 +1,24 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { localDate } from '../../schedules/time.js';
+import { addDays, localDate, localToEpoch } from '../../schedules/time.js';
+import { outcomeFields, planOutcomes, type OutcomeRecord } from '../../schedules/plan-outcome.js';
 import { dayPlan } from '../../schedules/plan.js';
 import { LocalDate } from '../../protocol/payloads.js';
 import { body, httpError, need, type Ctx } from './app.js';
 import { inScope } from './access.js';
 import { deviceSpec } from '../planning.js';
+
+/**
+ * The play records a device reported for instants from `date`'s start in
+ * Việt Nam to the end of the next day (a play logged when it ends may end
+ * after midnight): what became of the date's plan items.
+ */
+function playRecordsAround(ctx: Ctx, device: string, date: string): OutcomeRecord[] {
+  const from = new Date(localToEpoch(date, '00:00')).toISOString();
+  const to = new Date(localToEpoch(addDays(date, 2), '00:00')).toISOString();
+  const rows = ctx.reports.db.prepare("SELECT record FROM device_log WHERE device = ? AND kind = 'play' AND at >= ? AND at < ?").all(device, from, to) as { record: string }[];
+  return rows.map((r) => (JSON.parse(r.record) as { data: OutcomeRecord }).data);
+}
 
 export function fleetRoutes(app: FastifyInstance, ctx: Ctx): void {
   app.get('/api/zones', async (req) => {
@@ -30,7 +43,7 @@ export function fleetRoutes(app: FastifyInstance, ctx: Ctx): void {
     return { device: v };
   });
 
-  /** A device's day plan, with what will be refused and why: the programmes and rules it would get now. */
+  /** A device's day plan, with what will be refused and why (the programmes and rules it would get now), and what became of the items already past. */
   app.get<{ Params: { id: string } }>('/api/devices/:id/plan', async (req) => {
     const p = need(req, 'read');
     const d = ctx.registry.device(req.params.id);
@@ -43,7 +56,10 @@ export function fleetRoutes(app: FastifyInstance, ctx: Ctx): void {
       if (a) durations.set(sha, a.durationMs);
     }
     const day = date ?? localDate(ctx.now());
-    return { device: d.id, date: day, items: dayPlan({ date: day, programmes: spec.programmes, durations, rules: spec.rules, zone: d.zone }) };
+    const items = dayPlan({ date: day, programmes: spec.programmes, durations, rules: spec.rules, zone: d.zone });
+    // Past items: what the device reported happened (absent: nothing reported yet); items to come: what the plan says.
+    const outcomes = planOutcomes(items, playRecordsAround(ctx, d.id, day), ctx.now());
+    return { device: d.id, date: day, now: new Date(ctx.now()).toISOString(), items: items.map((i, n) => ({ ...i, ...outcomeFields(outcomes[n]!) })) };
   });
 
   /** Live updates for the browser (Server-Sent Events): device changes and dispatch roll-ups within the account's zone. */

@@ -1,14 +1,27 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { ZonePath } from '../../protocol/ids.js';
+import { ZonePath, zoneContains } from '../../protocol/ids.js';
 import { body, httpError, need, type Ctx } from './app.js';
 import { allInScope, inScope } from './access.js';
-import { deleteProgramme, deleteRuleProfile, programme, programmes, publishZones, ruleProfile, saveProgramme, saveRuleProfile } from '../planning.js';
+import { deleteProgramme, deleteRuleProfile, programme, programmes, type OwnedProgramme, publishZones, ruleProfile, saveProgramme, saveRuleProfile } from '../planning.js';
+
+/**
+ * Programmes an account of `scope` cannot edit but its devices play: owned by
+ * a zone above it (the province's, the district's) and aimed at its zone or
+ * at zones within it. Each with `reaches`, those of its target zones that do.
+ */
+function inheritedProgrammes(ctx: Ctx, scope: string | null): (OwnedProgramme & { reaches: string[] })[] {
+  if (scope === null) return [];
+  return programmes(ctx.registry)
+    .filter((o) => !zoneContains(scope, o.zone))
+    .map((o) => ({ ...o, reaches: o.programme.zones.filter((z) => zoneContains(z, scope) || zoneContains(scope, z)) }))
+    .filter((o) => o.reaches.length > 0);
+}
 
 export function planningRoutes(app: FastifyInstance, ctx: Ctx): void {
   app.get('/api/programmes', async (req) => {
     const p = need(req, 'read');
-    return { programmes: programmes(ctx.registry, p.zone) };
+    return { programmes: programmes(ctx.registry, p.zone), inherited: inheritedProgrammes(ctx, p.zone) };
   });
 
   app.put<{ Params: { id: string } }>('/api/programmes/:id', async (req) => {

@@ -76,7 +76,7 @@ test('reports: play log, operator actions on the village panels, airtime and upt
   await rows.first().waitFor();
   // Times in Việt Nam's zone, words in Vietnamese, the refusal with its rule and the device's reason.
   assert.equal((await rows.allInnerTexts()).map((s) => s.replace(/\s+/g, ' ').trim()), [
-    '06:30–06:40 t3a Bản tin sáng thường đã phát 60% —',
+    '06:30 (10:00) t3a Bản tin sáng thường đã phát 60% —',
     '06:30 t3a Tin tối thường không phát — ngoài khung giờ được phát — outside the allowed hours',
   ]);
   const csvHref = (await pl.getByTestId('playlog-csv').getAttribute('href'))!;

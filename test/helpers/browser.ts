@@ -32,10 +32,11 @@ export interface ConsolePage {
 }
 
 /** A fresh browser context (its own cookies and localStorage) on the console's start page. */
-export async function openConsole(browser: Browser, f: ConsoleFixture, opts: { viewport?: { width: number; height: number } } = {}): Promise<ConsolePage> {
+/** `locale`: the browser's own (vi-VN unless a test wants another, e.g. en-US to see that the page does not follow it). */
+export async function openConsole(browser: Browser, f: ConsoleFixture, opts: { viewport?: { width: number; height: number }; locale?: string } = {}): Promise<ConsolePage> {
   const addr = f.server.address;
   if (!addr) throw new Error('the console fixture has no HTTP listener');
-  const context = await browser.newContext({ baseURL: `http://127.0.0.1:${addr.port}`, viewport: opts.viewport ?? { width: 1100, height: 900 }, locale: 'vi-VN', timezoneId: 'UTC' });
+  const context = await browser.newContext({ baseURL: `http://127.0.0.1:${addr.port}`, viewport: opts.viewport ?? { width: 1100, height: 900 }, locale: opts.locale ?? 'vi-VN', timezoneId: 'UTC' });
   context.setDefaultTimeout(UI_TIMEOUT_MS);
   const page = await context.newPage();
   const problems: string[] = [];
@@ -59,7 +60,7 @@ export async function login(page: Page, name: string, password: string): Promise
 }
 
 /** Opens the console in a new context and logs in as a fixture account. */
-export async function loginAs(browser: Browser, f: ConsoleFixture, name: string, opts: { viewport?: { width: number; height: number } } = {}): Promise<ConsolePage> {
+export async function loginAs(browser: Browser, f: ConsoleFixture, name: string, opts: { viewport?: { width: number; height: number }; locale?: string } = {}): Promise<ConsolePage> {
   const c = await openConsole(browser, f, opts);
   await login(c.page, name, f.p.accounts[name]!.secret);
   return c;

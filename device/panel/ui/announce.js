@@ -25,7 +25,7 @@ export function announceCard(ctx) {
     for (const b of buttons) b.disabled = true;
     try {
       const r = await work();
-      msg.ok(t(r?.status === 'queued' ? 'announce.queued' : 'announce.playing', { title }));
+      msg.ok(t(r?.status === 'queued' ? 'announce.queued' : 'announce.playing', { title: typeof title === 'function' ? title(r) : title }));
       return true;
     } catch (e) {
       msg.fail(errorText(e));
@@ -135,8 +135,8 @@ export function announceCard(ctx) {
           return;
         }
         msg.info(t('announce.text.working'));
-        const title = body.length > 60 ? `${body.slice(0, 60)}…` : body;
-        if (await announce(() => ctx.call(() => api.post('/api/announce', { text: body })), title)) text.value = '';
+        // The cluster names it (its first words, cut at a word boundary): the message says the name it got.
+        if (await announce(() => ctx.call(() => api.post('/api/announce', { text: body })), (r) => r?.title ?? t('announce.text.untitled'))) text.value = '';
       },
     },
     textFieldset,

@@ -5,16 +5,11 @@ import { clock, errorText, levelText, outcomeText, ruleText, sourceText } from '
 import { card, levelBadge } from './parts.js';
 
 // Today's plan as the agent will carry it out (what will be refused or
-// shortened, and by which rule) and the recent play log, newest first.
+// shortened, and by which rule) — and for what is past, what became of it
+// by the cluster's own journal (played, interrupted, refused, missed) — and
+// the recent play log, newest first.
 
 const LOG_LIMIT = 30;
-
-/** 06:00–06:30; an item shorter than a minute would read 06:00–06:00, so its length instead (none for a refused one). */
-function span(startIso, endIso) {
-  const ms = Date.parse(endIso) - Date.parse(startIso);
-  if (fmt.time(startIso) !== fmt.time(endIso)) return `${fmt.time(startIso)}–${fmt.time(endIso)}`;
-  return ms >= 1000 ? `${fmt.time(startIso)} (${fmt.duration(ms)})` : fmt.time(startIso);
-}
 
 export function planCard(ctx) {
   const date = h('p', { class: 'muted', 'data-testid': 'plan-date' });
@@ -25,16 +20,28 @@ export function planCard(ctx) {
   function item(i, now) {
     const start = Date.parse(i.start);
     const end = Date.parse(i.end);
-    const when = now >= end ? 'past' : now >= start ? 'now' : 'next';
+    // The server tells past from future by the cluster's clock; an older agent does not: by the same clock here.
+    const when = i.when ?? (now >= end ? 'past' : now >= start ? 'now' : 'next');
     const status = ['ok', 'shortened', 'refused'].includes(i.status) ? i.status : 'ok';
-    const why = status === 'ok' ? null : `: ${ruleText(i.rule, i.reason)}`;
+    let verdict;
+    let why = null;
+    if (when === 'next' || (when === 'past' && i.outcome === undefined)) {
+      verdict = t(`plan.status.${status}`);
+      why = status === 'ok' ? null : ruleText(i.rule, i.reason);
+    } else if (!i.outcome) verdict = t('plan.outcome.now');
+    else {
+      // What the journal says became of it: a past item never says "will play".
+      verdict = t(`plan.outcome.${i.outcome}`);
+      if (i.outcome === 'refused' || i.outcome === 'failed') why = ruleText(i.outcomeRule, i.outcomeReason);
+      else if (i.outcome === 'interrupted' && i.outcomeReason) why = i.outcomeReason;
+    }
     return h(
       'li',
-      { class: ['item', `status-${status}`, `when-${when}`], 'data-testid': 'plan-item', 'data-status': status, 'data-key': i.key, ...(i.rule ? { 'data-rule': i.rule } : {}) },
-      h('span', { class: 'time' }, span(i.start, i.end)),
+      { class: ['item', `status-${status}`, `when-${when}`, i.outcome ? `outcome-${i.outcome}` : null], 'data-testid': 'plan-item', 'data-status': status, 'data-when': when, 'data-outcome': i.outcome ?? '', 'data-key': i.key, ...(i.rule ? { 'data-rule': i.rule } : {}) },
+      h('span', { class: 'time' }, fmt.span(i.start, i.end)),
       h('span', { class: 'title' }, i.title ?? i.programme ?? '—'),
       h('span', { class: 'meta' }, levelBadge(i.level, levelText(i.level)), Number.isFinite(i.volume) && status !== 'refused' ? ` ${t('plan.volume', { v: i.volume })}` : ''),
-      h('span', { class: 'verdict', 'data-testid': 'plan-status' }, h('strong', {}, t(`plan.status.${status}`)), why),
+      h('span', { class: 'verdict', 'data-testid': 'plan-status' }, h('strong', {}, verdict), why ? `: ${why}` : null),
     );
   }
 

@@ -1,10 +1,11 @@
 import { h, field } from '/ui/common/dom.js';
 import * as api from '/ui/common/api.js';
-import { t, fmt } from '/ui/common/i18n.js';
-import { errorCode, errorText } from './words.js';
+import { t, fmt, hasKey } from '/ui/common/i18n.js';
+import { errorCode } from './words.js';
 import { messageLine } from './parts.js';
 
-// The login page: the cluster's one password. A wrong password says so;
+// The login page: the cluster's one password. A wrong password says so, in
+// the page's language only (not the server's English words after it);
 // after too many (docs/panel.md, *Logging in*) the wait the server asks for
 // in Retry-After is shown in words and counted down, and the button waits too.
 
@@ -48,7 +49,7 @@ export function loginView({ langButton, onLogin, notice }) {
           if (code === 'LOA_E_LOGIN_THROTTLED' && x.retryAfter) {
             locked = true;
             lockFor(x.retryAfter);
-          } else msg.fail(code === 'LOA_E_UNAUTHENTICATED' ? t('auth.wrong') : errorText(x));
+          } else msg.fail(code === 'LOA_E_UNAUTHENTICATED' ? t('auth.wrong') : code === 'LOA_E_LOGIN_THROTTLED' ? t('auth.lockedLater') : hasKey(`err.${code}`) ? t(`err.${code}`) : t('err.generic'));
           password.select();
         } finally {
           if (!locked) submit.disabled = false;

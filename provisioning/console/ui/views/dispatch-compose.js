@@ -6,7 +6,9 @@ import { MODES } from './modes.js';
 // Composing an emergency: content (a standard clip, TTS text, a library
 // clip), zones, mode, level, repeat count and expiry. Each mode has its own
 // confirmation; the actual one asks to type a word, so it cannot be sent by
-// a reflex click on the same dialog a drill uses.
+// a reflex click on the same dialog a drill uses. Once sent, the form goes
+// back to its safe defaults (an exercise, no zones ticked) and its status
+// line says what was sent: the next alert is never an ACTUAL one by leftover.
 
 const CLIPS = ['siren', 'chime', 'alert-tone', 'drill-preamble'];
 
@@ -87,6 +89,21 @@ export function composeForm(ctx, onSent) {
   modeInputs.forEach((i) => i.addEventListener('change', paint));
   paint();
 
+  /** Back to the defaults: an exercise of the standard siren, level 3, twice, 60 minutes, no zone, no title. */
+  function reset() {
+    modeInputs.forEach((i) => (i.checked = i.value === 'exercise'));
+    kindInputs.forEach((i) => (i.checked = i.value === 'standard'));
+    zoneBox.querySelectorAll('input[type="checkbox"]').forEach((i) => (i.checked = false));
+    level.value = '3';
+    clip.value = 'siren';
+    ttsText.value = '';
+    repeat.value = '2';
+    expires.value = '60';
+    title.value = '';
+    showKind();
+    paint();
+  }
+
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.clear();
@@ -126,7 +143,8 @@ export function composeForm(ctx, onSent) {
       });
       if (!ok) return fill(status, t('compose.notSent'));
       const { dispatch } = await api.post('/api/dispatches', body);
-      fill(status, dispatch.status === 'pending' ? t('compose.pending') : t('compose.sent'));
+      reset();
+      fill(status, h('strong', {}, dispatch.status === 'pending' ? t('compose.pending') : t('compose.sent')), ' ', t('compose.what', { mode: t(`mode.${m}`), title: body.title ?? '—' }), ' ', what);
       onSent(dispatch);
     } catch (x) {
       err.show(x.local ? x.message : errorText(x));

@@ -7,7 +7,8 @@ import { modeBadge } from './modes.js';
 // Emergency dispatch: compose (dispatch accounts), the recent dispatches with
 // their approval state, an Approve button for approvers who did not compose
 // it, and the ack roll-up per zone — received, playing, finished, cancelled,
-// rejected, silent — updated live from /api/events.
+// rejected, silent — updated live from /api/events, once it has been sent
+// (before that no device is expected to answer).
 
 const ACKS = ['received', 'playing', 'finished', 'cancelled', 'rejected', 'silent'];
 const DETAILED = 10;
@@ -71,7 +72,8 @@ export function render(ctx) {
       h('p', { class: 'muted' }, t('dispatch.zones'), ': ', d.zones.map((z) => ctx.zoneName(zones, z)).join(', ')),
       h('p', { class: 'muted' }, t('dispatch.by', { who: d.createdBy, at: fmt.dateTime(d.createdAt) }), d.approvedBy ? ` · ${t('dispatch.approvedBy', { who: d.approvedBy })}` : '', d.sentAt ? ` · ${t('dispatch.sentAt', { at: fmt.dateTime(d.sentAt) })}` : ''),
       d.status === 'pending' ? h('p', { class: 'pending-note', 'data-testid': 'pending-note' }, d.createdBy === me.account.name ? t('dispatch.waitingOther') : t('dispatch.waiting')) : null,
-      rollup ? rollupTable(rollup) : null,
+      // Devices answer only what was sent: a pending (or withdrawn) dispatch has no one silent yet.
+      rollup && d.sentAt ? rollupTable(rollup) : null,
       h(
         'div',
         { class: 'actions' },

@@ -145,7 +145,7 @@ function card(d) {
       [t('fleet.playing'), p ? `${p.title ?? t(`source.${p.source}`)} · ${t(`level.${p.level}`)} · ${t('fleet.playingSince', { at: fmt.time(p.since) })}` : t('fleet.silent'), 'playing'],
       [t('fleet.volume'), `${tel.volume}%`],
       [t('fleet.amplifier'), h('span', { class: tel.amplifier === 'fault' ? 'bad' : '' }, t(`amp.${tel.amplifier}`))],
-      [t('fleet.disk'), h('span', { class: tel.disk.full ? 'bad' : '' }, t('fleet.diskText', { free: fmt.bytes(tel.disk.freeBytes), used: fmt.bytes(tel.disk.usedBytes), budget: fmt.bytes(tel.disk.budgetBytes) }), tel.disk.full ? ` · ${t('fleet.diskFull')}` : '')],
+      [t('fleet.disk'), h('span', { class: tel.disk.full ? 'bad' : '' }, t('fleet.diskText', { free: fmt.bytes(tel.disk.freeBytes), used: fmt.bytes(tel.disk.usedBytes), budget: fmt.bytes(tel.disk.budgetBytes) }), tel.disk.full ? ` · ${t('fleet.diskFull')}` : ''), 'device-disk'],
       [t('fleet.clock'), h('span', { class: tel.clock.trusted ? '' : 'warn' }, `${t(tel.clock.trusted ? 'clock.trusted' : 'clock.untrusted')} (${t(`clock.${tel.clock.source}`)})`)],
     );
     // The device's own store, when it is not well: a full disk holding records in memory, a store rebuilt after damage.

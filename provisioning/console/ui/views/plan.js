@@ -1,14 +1,25 @@
 import { h, fill, field, errorBox } from '/ui/common/dom.js';
 import * as api from '/ui/common/api.js';
 import { t, fmt, today, errorText } from '/ui/common/i18n.js';
+import { dateInput } from '/ui/common/date-input.js';
 
 // A device's day plan as the console computes it from the programmes and
 // rules it would get now: what plays, what is shortened, what is refused and
-// by which rule.
+// by which rule. Items whose time has passed show what the device reported
+// happened (played, interrupted, refused, missed — or nothing reported yet),
+// not what the plan said would.
+
+/** The verdict of one item: {key, text, why} — the plan's for an item to come, the play log's for one past. */
+function verdict(i) {
+  const ruleWhy = (rule, reason) => (rule && rule !== 'missed' ? h('span', {}, h('strong', {}, t(`rule.${rule}`)), reason ? ` — ${reason}` : '') : (reason ?? null));
+  if (!i.when || i.when === 'next') return { key: i.status, text: t(`plan.status.${i.status}`), why: ruleWhy(i.rule, i.reason) };
+  if (!i.outcome) return { key: 'now', text: t('plan.outcome.now'), why: null };
+  return { key: i.outcome, text: t(`plan.outcome.${i.outcome}`), why: i.outcome === 'absent' ? t('plan.outcome.absentWhy') : ruleWhy(i.outcomeRule, i.outcomeReason) };
+}
 
 export function planSection(ctx) {
   const device = h('select', { 'data-testid': 'plan-device' });
-  const date = h('input', { type: 'date', value: today(), required: true, 'data-testid': 'plan-date' });
+  const date = dateInput(today(), { required: true, 'data-testid': 'plan-date' });
   const out = h('div', { class: 'table-wrap', 'data-testid': 'plan-result', 'aria-live': 'polite' });
   const err = errorBox();
   api.get('/api/devices').then(
@@ -20,7 +31,7 @@ export function planSection(ctx) {
     e.preventDefault();
     err.clear();
     try {
-      const plan = await api.get(`/api/devices/${encodeURIComponent(device.value)}/plan${api.qs({ date: date.value })}`);
+      const plan = await api.get(`/api/devices/${encodeURIComponent(device.value)}/plan${api.qs({ date: date.day })}`);
       if (!plan.items.length) return fill(out, h('p', { class: 'muted' }, t('plan.empty')));
       fill(
         out,
@@ -32,18 +43,19 @@ export function planSection(ctx) {
           h(
             'tbody',
             {},
-            plan.items.map((i) =>
-              h(
+            plan.items.map((i) => {
+              const v = verdict(i);
+              return h(
                 'tr',
-                { class: `plan-${i.status}`, 'data-testid': `plan-${i.programme}`, 'data-status': i.status, 'data-rule': i.rule ?? '' },
-                h('td', { 'data-label': t('plan.col.time') }, i.status === 'refused' ? fmt.time(i.scheduled) : `${fmt.time(i.start)}–${fmt.time(i.end)}`),
+                { class: [`plan-${i.status}`, `when-${i.when ?? 'next'}`], 'data-testid': `plan-${i.programme}`, 'data-status': i.status, 'data-when': i.when ?? 'next', 'data-outcome': i.outcome ?? '', 'data-rule': i.rule ?? '' },
+                h('td', { 'data-label': t('plan.col.time') }, fmt.span(i.start, i.end)),
                 h('td', { 'data-label': t('plan.col.title') }, i.title),
                 h('td', { 'data-label': t('plan.col.level') }, t(`level.${i.level}`)),
                 h('td', { 'data-label': t('plan.col.volume') }, i.status === 'refused' ? '—' : `${i.volume}%`),
-                h('td', { 'data-label': t('plan.col.status') }, h('span', { class: ['badge', `badge-${i.status}`] }, t(`plan.status.${i.status}`))),
-                h('td', { 'data-label': t('plan.col.reason') }, i.rule ? h('span', {}, h('strong', {}, t(`rule.${i.rule}`)), i.reason ? ` — ${i.reason}` : '') : '—'),
-              ),
-            ),
+                h('td', { 'data-label': t('plan.col.status') }, h('span', { class: ['badge', `badge-${v.key}`], 'data-testid': 'plan-verdict' }, v.text)),
+                h('td', { 'data-label': t('plan.col.reason') }, v.why ?? '—'),
+              );
+            }),
           ),
         ),
       );

@@ -1,12 +1,16 @@
 import { h, fill, field, check, select, statusLine, errorBox, confirmDialog } from '/ui/common/dom.js';
 import * as api from '/ui/common/api.js';
 import { t, fmt, today, errorText } from '/ui/common/i18n.js';
+import { dateInput, timeInput } from '/ui/common/date-input.js';
 import { rulesSection } from './rules.js';
 import { planSection } from './plan.js';
 
 // Programmes of a zone (title, playlist, level, recurrence, resumable), the
 // zone's rule profile, a device's day plan with what will be refused and why,
-// and Publish, which reports the devices that got a new target.
+// and Publish, which reports the devices that got a new target. A commune's
+// account also sees, read-only, the programmes of the zones above it that
+// play in its villages, each with the zone it comes from. After a save the
+// form starts afresh (a new programme) and the list marks what was saved.
 
 const DAYS = [1, 2, 3, 4, 5, 6, 7];
 
@@ -40,10 +44,14 @@ const range = (r) => (r.from ? ` · ${t('rec.from', { d: fmt.day(r.from) })}` : 
 export function render(ctx) {
   const err = errorBox();
   const list = h('div', { class: 'table-wrap', 'data-testid': 'programme-list' });
+  const inheritedBox = h('section', { 'data-testid': 'programme-inherited', hidden: true });
   const editorBox = h('div');
   let assets = [];
   let zones = [];
   let programmes = [];
+  let inherited = [];
+  /** The id of the programme just saved: marked in the list. */
+  let justSaved = null;
 
   async function load() {
     err.clear();
@@ -52,7 +60,9 @@ export function render(ctx) {
       zones = zs;
       assets = lib.assets;
       programmes = ps.programmes;
+      inherited = ps.inherited ?? [];
       drawList();
+      drawInherited();
       if (ctx.me.can.edit && !editorBox.firstChild) fill(editorBox, editor(null));
     } catch (e) {
       err.show(errorText(e));
@@ -63,7 +73,7 @@ export function render(ctx) {
   const durationOf = (ps) => ps.reduce((n, sha) => n + (assets.find((a) => a.sha256 === sha)?.durationMs ?? 0), 0);
 
   function drawList() {
-    if (!programmes.length) return fill(list, h('p', { class: 'muted' }, t('prog.none')));
+    if (!programmes.length) return fill(list, h('p', { class: 'muted', 'data-testid': 'programme-none' }, t(inherited.length ? 'prog.noneOwn' : 'prog.none')));
     fill(
       list,
       h(
@@ -76,7 +86,7 @@ export function render(ctx) {
           programmes.map(({ zone, programme: p, updatedAt, updatedBy }) =>
             h(
               'tr',
-              { 'data-testid': `programme-${p.id}` },
+              { 'data-testid': `programme-${p.id}`, class: p.id === justSaved ? 'just-saved' : null, 'data-saved': p.id === justSaved ? 'true' : null },
               h('td', { 'data-label': t('prog.col.title') }, h('strong', {}, p.title), h('br'), h('code', {}, p.id)),
               h('td', { 'data-label': t('prog.col.zone') }, ctx.zoneName(zones, zone), h('br'), h('code', {}, p.zones.join(', '))),
               h('td', { 'data-label': t('prog.col.level') }, t(`level.${p.level}`), p.resumable ? ` · ${t('prog.resumableShort')}` : ''),
@@ -102,6 +112,42 @@ export function render(ctx) {
     );
   }
 
+  /** Programmes of the zones above that play here: read-only, with where they come from. */
+  function drawInherited() {
+    inheritedBox.hidden = !inherited.length;
+    if (!inherited.length) return fill(inheritedBox);
+    fill(
+      inheritedBox,
+      h('h2', {}, t('prog.inherited')),
+      h('p', { class: 'muted' }, t('prog.inheritedIntro')),
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h(
+          'table',
+          { class: 'stack' },
+          h('thead', {}, h('tr', {}, [t('prog.col.title'), t('prog.col.from'), t('prog.col.reaches'), t('prog.col.level'), t('prog.col.when'), t('prog.col.playlist')].map((c) => h('th', { scope: 'col' }, c)))),
+          h(
+            'tbody',
+            {},
+            inherited.map(({ zone, programme: p, reaches }) =>
+              h(
+                'tr',
+                { 'data-testid': `inherited-${p.id}`, 'data-zone': zone },
+                h('td', { 'data-label': t('prog.col.title') }, h('strong', {}, p.title), h('br'), h('span', { class: 'badge badge-readonly' }, t('prog.readOnly'))),
+                h('td', { 'data-label': t('prog.col.from'), 'data-testid': 'inherited-from' }, `${ctx.zoneName(zones, zone)} (${zone})`),
+                h('td', { 'data-label': t('prog.col.reaches') }, reaches.map((z) => `${ctx.zoneName(zones, z)} (${z})`).join(', ')),
+                h('td', { 'data-label': t('prog.col.level') }, t(`level.${p.level}`)),
+                h('td', { 'data-label': t('prog.col.when') }, describeRecurrence(p.recurrence)),
+                h('td', { 'data-label': t('prog.col.playlist') }, p.playlist.map(titleOf).join(', '), ` (${fmt.duration(durationOf(p.playlist))})`),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
   async function remove(p) {
     const ok = await confirmDialog({ title: t('prog.deleteTitle'), body: t('prog.deleteBody', { title: p.title }), confirmLabel: t('common.delete'), cancelLabel: t('common.cancel'), className: 'danger' });
     if (!ok) return;
@@ -113,8 +159,8 @@ export function render(ctx) {
     }
   }
 
-  /** The create/edit form; `existing` is {zone, programme} or null. */
-  function editor(existing) {
+  /** The create/edit form; `existing` is {zone, programme} or null; `notice`: what the status line says at first. */
+  function editor(existing, notice) {
     const p = existing?.programme;
     const editable = zones.filter((z) => z.inScope);
     const owner = select(editable.map((z) => [z.path, `${z.name} (${z.path})`]), { 'data-testid': 'prog-zone', disabled: !!p }, existing?.zone ?? ctx.me.account.zone ?? editable[0]?.path);
@@ -166,10 +212,10 @@ export function render(ctx) {
     // Recurrence.
     const r = p?.recurrence ?? { kind: 'daily', time: '06:30' };
     const kind = select(['once', 'daily', 'weekly', 'rrule'].map((k) => [k, t(`rec.kind.${k}`)]), { 'data-testid': 'prog-kind' }, r.kind);
-    const time = h('input', { type: 'time', required: true, value: r.time, 'data-testid': 'prog-time' });
-    const date = h('input', { type: 'date', value: r.kind === 'once' ? r.date : r.kind === 'rrule' ? r.start : today(), 'data-testid': 'prog-date' });
-    const from = h('input', { type: 'date', value: r.from ?? '', 'data-testid': 'prog-from' });
-    const until = h('input', { type: 'date', value: r.until ?? '', 'data-testid': 'prog-until' });
+    const time = timeInput(r.time, { required: true, 'data-testid': 'prog-time' });
+    const date = dateInput(r.kind === 'once' ? r.date : r.kind === 'rrule' ? r.start : today(), { 'data-testid': 'prog-date' });
+    const from = dateInput(r.from ?? '', { 'data-testid': 'prog-from' });
+    const until = dateInput(r.until ?? '', { 'data-testid': 'prog-until' });
     const rrule = h('input', { type: 'text', value: r.rrule ?? 'FREQ=WEEKLY;BYDAY=MO', spellcheck: 'false', 'data-testid': 'prog-rrule' });
     const dayBoxes = DAYS.map((d) => check(t(`day.${d}`), { value: String(d), checked: r.kind === 'weekly' ? r.days.includes(d) : d === 1 }));
     const days = h('fieldset', { class: 'checks days' }, h('legend', {}, t('rec.days')), dayBoxes.map((b) => b.el));
@@ -190,13 +236,14 @@ export function render(ctx) {
     const recurrence = () => {
       const k = kind.value;
       const opt = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v));
-      if (k === 'once') return { kind: k, date: date.value, time: time.value };
-      if (k === 'daily') return { kind: k, time: time.value, ...opt({ from: from.value, until: until.value }) };
-      if (k === 'weekly') return { kind: k, days: dayBoxes.filter((b) => b.input.checked).map((b) => Number(b.input.value)), time: time.value, ...opt({ from: from.value, until: until.value }) };
-      return { kind: k, rrule: rrule.value.trim(), start: date.value, time: time.value };
+      if (k === 'once') return { kind: k, date: date.day, time: time.time };
+      if (k === 'daily') return { kind: k, time: time.time, ...opt({ from: from.day, until: until.day }) };
+      if (k === 'weekly') return { kind: k, days: dayBoxes.filter((b) => b.input.checked).map((b) => Number(b.input.value)), time: time.time, ...opt({ from: from.day, until: until.day }) };
+      return { kind: k, rrule: rrule.value.trim(), start: date.day, time: time.time };
     };
 
     const status = statusLine({ 'data-testid': 'prog-status' });
+    if (notice) fill(status, notice);
     const ferr = errorBox({ 'data-testid': 'prog-error' });
     const form = h(
       'form',
@@ -211,8 +258,10 @@ export function render(ctx) {
           const programme = { title: title.value.normalize('NFC').trim(), level: level.value, playlist, recurrence: recurrence(), resumable: resumable.input.checked, zones: zonesChosen, ...(chime.input.checked ? { chime: true } : {}) };
           try {
             const saved = await api.put(`/api/programmes/${encodeURIComponent(id.value)}`, { zone: owner.value, programme });
-            fill(status, t('prog.saved', { title: saved.programme.programme.title }));
+            justSaved = saved.programme.programme.id;
             await load();
+            // A fresh form for the next one; what was saved is in the list, marked, and named here.
+            fill(editorBox, editor(null, t('prog.saved', { title: saved.programme.programme.title })));
           } catch (x) {
             ferr.show(errorText(x));
           }
@@ -240,6 +289,7 @@ export function render(ctx) {
     h('h1', {}, t('nav.programmes')),
     err.el,
     h('section', {}, h('h2', {}, t('prog.list')), list),
+    inheritedBox,
     editorBox,
     ctx.me.can.edit ? publishSection(ctx) : null,
     rulesSection(ctx),

@@ -1,6 +1,7 @@
 import { h, fill, field, errorBox } from '/ui/common/dom.js';
 import * as api from '/ui/common/api.js';
 import { t, hasKey, fmt, today, addDays, mondayOf, errorText } from '/ui/common/i18n.js';
+import { dateInput } from '/ui/common/date-input.js';
 
 // Reports the province sends upward: the play log of a zone for a day,
 // what the commune operators did on the village panels that day, airtime per
@@ -69,14 +70,14 @@ export function render(ctx) {
   }
 
   const plZone = zoneSelect('playlog-zone');
-  const plDate = h('input', { type: 'date', value: today(), required: true, 'data-testid': 'playlog-date' });
+  const plDate = dateInput(today(), { required: true, 'data-testid': 'playlog-date' });
   const opZone = zoneSelect('operator-zone');
-  const opDate = h('input', { type: 'date', value: today(), required: true, 'data-testid': 'operator-date' });
+  const opDate = dateInput(today(), { required: true, 'data-testid': 'operator-date' });
   const atZone = zoneSelect('airtime-zone');
-  const atWeek = h('input', { type: 'date', value: mondayOf(today()), required: true, 'data-testid': 'airtime-week' });
+  const atWeek = dateInput(mondayOf(today()), { required: true, 'data-testid': 'airtime-week' });
   const upZone = zoneSelect('uptime-zone');
-  const upFrom = h('input', { type: 'date', value: addDays(today(), -6), required: true, 'data-testid': 'uptime-from' });
-  const upTo = h('input', { type: 'date', value: today(), required: true, 'data-testid': 'uptime-to' });
+  const upFrom = dateInput(addDays(today(), -6), { required: true, 'data-testid': 'uptime-from' });
+  const upTo = dateInput(today(), { required: true, 'data-testid': 'uptime-to' });
 
   const el = h(
     'div',
@@ -87,16 +88,16 @@ export function render(ctx) {
       title: 'reports.playlog',
       intro: 'reports.playlogIntro',
       fields: [field(t('reports.zone'), plZone), field(t('reports.date'), plDate)],
-      query: () => ({ zone: plZone.value, date: plDate.value }),
+      query: () => ({ zone: plZone.value, date: plDate.day }),
       columns: ['reports.col.time', 'reports.col.device', 'reports.col.title', 'reports.col.level', 'reports.col.outcome', 'reports.col.volume', 'reports.col.reason'],
-      row: (r) => [r.end ? `${fmt.time(r.start)}–${fmt.time(r.end)}` : fmt.time(r.start), r.device, r.title ?? r.programme ?? t(`source.${r.source}`), t(`level.${r.level}`), t(`outcome.${r.outcome}`), r.volume === null ? '—' : `${r.volume}%`, r.rule ? `${t(`rule.${r.rule}`)}${r.reason ? ` — ${r.reason}` : ''}` : '—'],
+      row: (r) => [fmt.span(r.start, r.end), r.device, r.title ?? r.programme ?? t(`source.${r.source}`), t(`level.${r.level}`), t(`outcome.${r.outcome}`), r.volume === null ? '—' : `${r.volume}%`, r.rule ? `${t(`rule.${r.rule}`)}${r.reason ? ` — ${r.reason}` : ''}` : '—'],
     }),
     report({
       id: 'operator',
       title: 'reports.operator',
       intro: 'reports.operatorIntro',
       fields: [field(t('reports.zone'), opZone), field(t('reports.date'), opDate)],
-      query: () => ({ zone: opZone.value, date: opDate.value }),
+      query: () => ({ zone: opZone.value, date: opDate.day }),
       columns: ['reports.col.time', 'reports.col.device', 'reports.col.action', 'reports.col.detail', 'reports.col.reason', 'reports.col.session'],
       row: (r) => [fmt.seconds(r.at), r.device, operatorAction(r), operatorDetail(r), operatorReason(r), r.address ? `${r.session} · ${r.address}` : r.session],
     }),
@@ -105,7 +106,7 @@ export function render(ctx) {
       title: 'reports.airtime',
       intro: 'reports.airtimeIntro',
       fields: [field(t('reports.zone'), atZone), field(t('reports.week'), atWeek, t('reports.weekHint'))],
-      query: () => ({ zone: atZone.value, week: mondayOf(atWeek.value || today()) }),
+      query: () => ({ zone: atZone.value, week: mondayOf(atWeek.day || today()) }),
       columns: ['reports.col.commune', 'reports.col.minutes', 'reports.col.items', 'reports.col.emergencyMinutes'],
       row: (r) => [`${r.name} (${r.commune})`, fmt.number(r.minutes, 1), String(r.items), fmt.number(r.emergencyMinutes, 1)],
     }),
@@ -114,7 +115,7 @@ export function render(ctx) {
       title: 'reports.uptime',
       intro: 'reports.uptimeIntro',
       fields: [field(t('reports.zone'), upZone), field(t('reports.from'), upFrom), field(t('reports.to'), upTo)],
-      query: () => ({ zone: upZone.value, from: upFrom.value, to: upTo.value }),
+      query: () => ({ zone: upZone.value, from: upFrom.day, to: upTo.day }),
       columns: ['reports.col.device', 'reports.col.zone', 'reports.col.uptime'],
       row: (r) => [r.device, r.zone, `${fmt.number(r.uptimePercent, 1)}%`],
     }),

@@ -1,6 +1,7 @@
 import { h, fill, field, check, statusLine, errorBox, confirmDialog } from '/ui/common/dom.js';
 import * as api from '/ui/common/api.js';
-import { t, errorText } from '/ui/common/i18n.js';
+import { t, fmt, errorText } from '/ui/common/i18n.js';
+import { parseDay, timeInput } from '/ui/common/date-input.js';
 
 // A zone's rule profile: when loudspeakers may sound and how loud, airtime
 // limits, blackout dates. Profiles of a device's zone lineage are merged
@@ -41,14 +42,20 @@ export function rulesSection(ctx) {
     const emergencyVolume = num(profile?.emergencyVolume, { min: '0', max: '100' });
     const maxContinuous = num(profile?.maxContinuousSec ? profile.maxContinuousSec / 60 : '', { min: '1' });
     const maxDaily = num(profile?.maxDailySec ? profile.maxDailySec / 60 : '', { min: '1' });
-    const blackout = h('input', { type: 'text', value: (profile?.blackoutDates ?? []).join(', '), disabled: !editable, placeholder: 'YYYY-MM-DD, …' });
+    // Blackout dates as dd/mm/yyyy, like every date on the page; the hint and the placeholder say the same.
+    const blackout = h('input', { type: 'text', value: (profile?.blackoutDates ?? []).map(fmt.day).join(', '), disabled: !editable, placeholder: t('rules.blackoutPlaceholder'), spellcheck: 'false', 'data-testid': 'rules-blackout' });
+    const blackoutDates = () => blackout.value.split(/[\s,;]+/).filter(Boolean).map((d) => ({ typed: d, day: parseDay(d) }));
+    blackout.addEventListener('input', () => {
+      const bad = blackoutDates().find((d) => !d.day);
+      blackout.setCustomValidity(bad ? t('rules.blackoutInvalid', { d: bad.typed }) : '');
+    });
     const panelStop = check(t('rules.panelStop'), { checked: !!profile?.panelMayStopEmergency, disabled: !editable });
     const windowsBox = h('div', { class: 'windows', 'data-testid': 'rules-windows' });
     const rows = [];
     const addWindow = (w) => {
       const boxes = DAYS.map((d) => check(t(`day.short.${d}`), { value: String(d), checked: w.days.includes(d), disabled: !editable }));
-      const start = h('input', { type: 'time', value: w.start, disabled: !editable, required: true, 'data-testid': 'window-start' });
-      const end = h('input', { type: 'time', value: w.end, disabled: !editable, required: true, 'data-testid': 'window-end' });
+      const start = timeInput(w.start, { disabled: !editable, required: true, 'data-testid': 'window-start' });
+      const end = timeInput(w.end, { disabled: !editable, required: true, 'data-testid': 'window-end' });
       const cap = num(w.volumeCap, { min: '0', max: '100', required: true, 'data-testid': 'window-cap' });
       const row = { boxes, start, end, cap };
       const el = h(
@@ -66,12 +73,12 @@ export function rulesSection(ctx) {
     const collect = () => {
       const n = (i, k = 1) => (i.value === '' ? undefined : Math.round(Number(i.value) * k));
       const out = {
-        windows: rows.map((r) => ({ days: r.boxes.filter((b) => b.input.checked).map((b) => Number(b.input.value)), start: r.start.value, end: r.end.value, volumeCap: Number(r.cap.value) })),
+        windows: rows.map((r) => ({ days: r.boxes.filter((b) => b.input.checked).map((b) => Number(b.input.value)), start: r.start.time, end: r.end.time, volumeCap: Number(r.cap.value) })),
         defaultVolume: n(defaultVolume),
         emergencyVolume: n(emergencyVolume),
         maxContinuousSec: n(maxContinuous, 60),
         maxDailySec: n(maxDaily, 60),
-        blackoutDates: blackout.value.split(/[\s,;]+/).filter(Boolean),
+        blackoutDates: blackoutDates().map((d) => d.day),
         ...(panelStop.input.checked ? { panelMayStopEmergency: true } : {}),
       };
       return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
