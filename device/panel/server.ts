@@ -244,7 +244,7 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
     return { records: agent.store.recentJournal(limit, 'play').map((r) => ({ at: r.at, ...(r.data as object) })) };
   });
 
-  uiRoutes(app, PANEL_UI_DIR);
+  await uiRoutes(app, PANEL_UI_DIR);
   return app;
 }
 
