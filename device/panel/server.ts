@@ -16,10 +16,11 @@ import { uiRoutes } from '../../lib/ui-routes.js';
 import { LoaError } from '../../protocol/errors.js';
 import { installErrorHandler } from '../../lib/http-errors.js';
 import { schemaError } from '../../protocol/codec.js';
-import { LocalDate, Text } from '../../protocol/payloads.js';
+import { LocalDate, Text, type DeviceState, type LogRecord, type NowPlaying, type Telemetry } from '../../protocol/payloads.js';
 import { Sha256Hex } from '../../protocol/ids.js';
 import { localDate } from '../../schedules/time.js';
-import type { Agent } from '../agent.js';
+import type { PlayRequest } from '../arbiter.js';
+import type { PlanItem } from '../../schedules/plan.js';
 import { sessionTag, type Operator, type OperatorDesk } from '../operator-desk.js';
 import { resolveBind } from './bind.js';
 
@@ -34,8 +35,47 @@ import { resolveBind } from './bind.js';
 export const PANEL_COOKIE = 'loa_panel';
 export const PANEL_UI_DIR = join(ROOT_DIR, 'device', 'panel', 'ui');
 
+/**
+ * What the panel needs of the agent, and no more (device/agent.ts implements
+ * it): readings for the status page, the plan and the journal, the operator's
+ * desk for actions, and the record of logins.
+ */
+export interface PanelPort {
+  /** This cluster. */
+  readonly device: { readonly id: string; readonly zone: string };
+  /** The panel password's hash in force (a newer one from the province ends sessions). */
+  readonly panelPasswordHash: string;
+  /** The operator's desk (stop, volume, announcements), once the agent has started. */
+  readonly operator: PanelDesk | null;
+  /** The agent's time. */
+  now(): number;
+  /** Everything the status page shows, read at once. */
+  panelStatus(): PanelStatusSource;
+  /** The day plan of the target in force (null without a target). */
+  planFor(date: string): PlanItem[] | null;
+  /** The clips of the target in force that are on the device. */
+  clips(): { sha256: string; title: string; durationMs: number }[];
+  /** The local journal, newest first. */
+  journal(limit: number, kind: 'play' | 'operator'): LogRecord[];
+  /** Records an operator event for the province (logins, logouts). */
+  record(kind: 'operator', data: LogRecord['data']): void;
+}
+
+export type PanelDesk = Pick<OperatorDesk, 'ttsAvailable' | 'volumeNow' | 'plannedVolume' | 'stoppable' | 'stop' | 'setVolume' | 'announceClip' | 'announceText' | 'announceUpload'>;
+
+export interface PanelStatusSource {
+  telemetry: Telemetry;
+  state: DeviceState;
+  /** When the target in force was applied. */
+  lastSyncAt: string | null;
+  link: { connected: boolean; since: string | null };
+  playing: { request: PlayRequest; now: NowPlaying; volume: number | null } | null;
+  outboxPending: number;
+  maxAnnouncementMs: number;
+}
+
 export interface PanelOptions {
-  agent: Agent;
+  agent: PanelPort;
   log: Logger;
   sessionIdleMs: number;
   sessionMaxMs: number;
@@ -108,7 +148,7 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
     if (!s) throw new LoaError('LOA_E_UNAUTHENTICATED', 'not logged in, or the session has expired');
     return { session: s.tag, address: req.ip };
   };
-  const desk = (): OperatorDesk => {
+  const desk = (): PanelDesk => {
     const d = agent.operator;
     if (!d) throw new LoaError('LOA_E_INTERNAL', 'the agent is still starting');
     return d;
@@ -161,33 +201,31 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
   app.get('/api/status', async (req) => {
     who(req);
     const d = desk();
-    const t = agent.telemetry();
-    const st = agent.deviceState();
-    const stored = agent.store.target();
-    const playingReq = agent.playback?.playingRequest ?? null;
-    const playing = agent.playback?.nowPlaying ?? null;
+    const s = agent.panelStatus();
+    const t = s.telemetry;
+    const st = s.state;
     return {
-      device: { id: agent.config.device.id, zone: agent.config.device.zone },
+      device: { id: agent.device.id, zone: agent.device.zone },
       agent: loaVersion(),
-      now: new Date(agent.clock.now()).toISOString(),
-      link: agent.linkState,
+      now: new Date(agent.now()).toISOString(),
+      link: s.link,
       clock: t.clock,
       amplifier: t.amplifier,
       volume: d.volumeNow(),
       disk: t.disk,
       store: t.store ?? { state: 'ok', since: null, held: 0 },
-      target: { applied: st.appliedVersion, received: st.receivedVersion, sync: st.sync, lastSyncAt: stored?.appliedAt ?? null, missingAssets: st.missingAssets },
-      playing: playing && playingReq ? { id: playingReq.id, ...playing, volume: agent.playback?.volume ?? null, ...d.stoppable(playingReq) } : null,
-      outbox: { pending: agent.store.outboxSize() },
+      target: { applied: st.appliedVersion, received: st.receivedVersion, sync: st.sync, lastSyncAt: s.lastSyncAt, missingAssets: st.missingAssets },
+      playing: s.playing ? { id: s.playing.request.id, ...s.playing.now, volume: s.playing.volume, ...d.stoppable(s.playing.request) } : null,
+      outbox: { pending: s.outboxPending },
       tts: d.ttsAvailable,
-      limits: { maxUploadBytes: o.maxUploadBytes, maxAnnouncementMs: agent.config.agent.panel.maxAnnouncementMs },
+      limits: { maxUploadBytes: o.maxUploadBytes, maxAnnouncementMs: s.maxAnnouncementMs },
     };
   });
 
   const PlanQuery = z.strictObject({ date: LocalDate.optional() });
   app.get('/api/plan', async (req) => {
     who(req);
-    const { date = localDate(agent.clock.now()) } = parse(PlanQuery, req.query, 'plan query');
+    const { date = localDate(agent.now()) } = parse(PlanQuery, req.query, 'plan query');
     const items = agent.planFor(date) ?? [];
     const d = desk();
     const iso = (x: number) => new Date(x).toISOString();
@@ -213,9 +251,7 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
 
   app.get('/api/clips', async (req) => {
     who(req);
-    const target = agent.target;
-    const clips = (target?.assets ?? []).filter((a) => agent.store.asset(a.sha256) !== null).map((a) => ({ sha256: a.sha256, title: a.title ?? a.sha256.slice(0, 12), durationMs: a.durationMs }));
-    return { clips };
+    return { clips: agent.clips() };
   });
 
   const Announce = z.union([z.strictObject({ clip: Sha256Hex, title: Text(200).optional() }), z.strictObject({ text: Text(2000).refine((s) => s.trim().length > 0, 'the text is empty'), title: Text(200).optional() })]);
@@ -241,7 +277,7 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
   app.get('/api/log', async (req) => {
     who(req);
     const { limit } = parse(LogQuery, req.query, 'log query');
-    return { records: agent.store.recentJournal(limit, 'play').map((r) => ({ at: r.at, ...(r.data as object) })) };
+    return { records: agent.journal(limit, 'play').map((r) => ({ at: r.at, ...(r.data as object) })) };
   });
 
   await uiRoutes(app, PANEL_UI_DIR);
