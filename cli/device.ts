@@ -67,3 +67,25 @@ export const device = command({
     return 0;
   },
 });
+
+export const doctor = command({
+  summary: 'check a cluster: sound card, amplifier relay, clock, broker and credentials, disk; say what to fix',
+  options: {
+    config: { type: 'string', short: 'c', placeholder: 'FILE', description: 'the device bundle (JSON), as for "loa device"' },
+    ...DATA_OPTION,
+    broker: { type: 'string', multiple: true, placeholder: 'URL', description: 'check this broker URL instead of the bundle\'s' },
+    lang: { type: 'string', placeholder: 'vi|en', description: 'language of the report (default vi)' },
+    timeout: { type: 'string', placeholder: 'SEC', description: 'how long to wait for the broker (default 10)' },
+  },
+  help: 'Each check prints ok, warn or FAIL, and for a warn or a fail what to do. Exits 1 when a check fails. The broker is\nasked with the device\'s credentials under the client id "<id>:doctor", so a running agent keeps its session.',
+  run: async (inv) => {
+    const lang = str(inv.values.lang) ?? 'vi';
+    if (lang !== 'vi' && lang !== 'en') throw new UsageError('--lang must be vi or en');
+    const timeoutMs = (int('timeout', inv.values.timeout, { min: 1, max: 120 }) ?? 10) * 1000;
+    const config = deviceConfigFrom(inv);
+    const [{ runDoctor }, { doctorReport }] = await Promise.all([import('../device/doctor-probes.js'), import('../device/doctor.js')]);
+    const { lines, exitCode } = doctorReport(await runDoctor(config, { timeoutMs }), lang);
+    for (const l of lines) inv.io.out(l);
+    return exitCode;
+  },
+});

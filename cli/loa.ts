@@ -2,7 +2,8 @@ import { group, runCli, type Io } from '../lib/cli.js';
 import { broker } from './broker.js';
 import { provision } from './provision.js';
 import { demo } from './demo.js';
-import { device } from './device.js';
+import { device, doctor } from './device.js';
+import { tts } from './tts.js';
 import { consoleCmd, library, target } from './console.js';
 import { dispatch } from './dispatch.js';
 
@@ -12,6 +13,8 @@ export const root = group('Loa: runtime for commune IP loudspeaker clusters (Ä‘Ã
   console: consoleCmd,
   dispatch,
   device,
+  doctor,
+  tts,
   provision,
   library,
   target,

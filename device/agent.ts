@@ -1,24 +1,23 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../lib/log.js';
 import { loaVersion } from '../lib/version.js';
 import { sweepOrphanTempDirs } from '../lib/owned-temp.js';
 import { LoaError, isLoaError, reasonOf } from '../protocol/errors.js';
-import { decodeChunkFrame, decodePayload, decodeSigned, encodePayload } from '../protocol/codec.js';
-import { LogAck, TargetState, type DeviceState, type DeviceStatus, type LogRecord, type Telemetry } from '../protocol/payloads.js';
+import { decodeSigned, encodePayload } from '../protocol/codec.js';
+import { TargetState, type DeviceState, type DeviceStatus, type LogRecord, type Telemetry } from '../protocol/payloads.js';
 import { Verifier } from '../protocol/signing.js';
-import { deviceSubscriptions, parseTopic, topics } from '../protocol/topics.js';
-import { AssetFiles } from './asset-files.js';
+import { topics } from '../protocol/topics.js';
+import type { AssetFiles } from './asset-files.js';
 import type { DeviceConfig } from './config.js';
-import { MqttLink } from './link.js';
-import { OutboxSender } from './outbox-sender.js';
+import type { MqttLink } from './link.js';
+import type { OutboxSender } from './outbox-sender.js';
 import { recoverAssets } from './recovery.js';
 import { storeFault, type DeviceStore, type InflightRow } from './store.js';
-import { StoreKeeper, type RecordItem } from './store-keeper.js';
+import type { RecordItem } from './store-keeper.js';
 import { planRecovery } from './recovery-plays.js';
-import { SyncRunner } from './sync-runner.js';
-import { bootId, cpuTemperatureC, freeBytes, ntpSynchronised } from './system-probe.js';
+import type { SyncRunner } from './sync-runner.js';
+import { cpuTemperatureC, freeBytes, ntpSynchronised } from './system-probe.js';
 import { ClockTrust, systemMono } from './clock.js';
 import type { PlayLogData, PlayRequest, Resume } from './arbiter.js';
 import { PlaybackEngine } from './playback.js';
@@ -26,18 +25,25 @@ import { Scheduler } from './scheduler.js';
 import { ScheduleTicker } from './ticker.js';
 import { EmergencyDesk } from './emergency-desk.js';
 import { EmergencyRateLimit } from './emergency.js';
-import { RelayController, systemClock } from './relay-controller.js';
-import { openRelay } from './relay-open.js';
+import type { RelayController } from './relay-controller.js';
 import { effectiveRules } from '../schedules/rules.js';
 import { checkProgrammes } from '../schedules/plan.js';
 import type { AudioSink } from '../audio/types.js';
+import { espeakAvailable, openAgentParts, probeEspeak, type AgentParts } from './agent-parts.js';
+import { routeMessage } from './agent-router.js';
+import type { PanelPort, PanelStatusSource } from './panel-port.js';
 import { LiveControl, TimeBeacon, type LogKind } from '../protocol/payloads.js';
+import type { StoreKeeper } from './store-keeper.js';
 import { zoneContains } from '../protocol/ids.js';
 import { OperatorDesk } from './operator-desk.js';
 
-// The village agent's composition: store, asset files, MQTT link, sync and
-// outbox, wired to the loa/v1 contract. Constructing it does nothing;
-// start() recovers the store and connects; stop() says goodbye and closes.
+// The village agent: it wires its adapters (device/agent-parts.ts) to the
+// desks that judge what comes in (device/agent-router.ts routes by topic):
+// the target in force, sync and outbox, the clock, emergencies, the
+// scheduler, the player and the operator's desk. Constructing it stores its
+// dependencies and does nothing else; start() opens the data directory, the
+// store, the audio output, the relay and the link; stop() says goodbye and
+// closes. The local panel reaches it through PanelPort (device/panel-port.ts).
 
 export interface AgentDeps {
   config: DeviceConfig;
@@ -58,20 +64,22 @@ export interface AgentEvents {
   record: [record: LogRecord];
 }
 
-export class Agent extends EventEmitter<AgentEvents> {
+/** An agent, started: what `loa device` runs (and stops on a signal). */
+export async function startAgent(deps: AgentDeps): Promise<Agent> {
+  const agent = new Agent(deps);
+  await agent.start();
+  return agent;
+}
+
+export class Agent extends EventEmitter<AgentEvents> implements PanelPort {
   readonly config: DeviceConfig;
-  readonly store: DeviceStore;
-  readonly files: AssetFiles;
-  readonly link: MqttLink;
-  readonly sync: SyncRunner;
-  readonly outbox: OutboxSender;
   readonly clock: ClockTrust;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #verifier: Verifier;
   readonly #deps: AgentDeps;
-  #sink: AudioSink | null = null;
-  #relay: RelayController | null = null;
+  /** The adapters, once start() has opened them. */
+  #parts: AgentParts | null = null;
   #engine: PlaybackEngine | null = null;
   #scheduler: Scheduler | null = null;
   #desk: EmergencyDesk | null = null;
@@ -88,10 +96,6 @@ export class Agent extends EventEmitter<AgentEvents> {
   #startedAt = 0;
   #lastTelemetryKey = '';
   #stopped = false;
-  /** The data directory and what is recorded in it, whatever happens to the disk (device/store-keeper.ts). */
-  readonly #keeper: StoreKeeper;
-  /** This boot's id: monotonic instants kept in the store are comparable within it only. */
-  readonly #boot: string;
   /** Requests recovered after a restart that wait for a trusted clock before they go back to the arbiter (device/recovery-plays.ts). */
   #recovering = new Map<string, { req: PlayRequest; resume: Resume | null; row: InflightRow }>();
   /** In-flight rows of emergencies recovered and still held by the desk (kept on disk until it plays them). */
@@ -112,54 +116,35 @@ export class Agent extends EventEmitter<AgentEvents> {
       deps.clock ??
       new ClockTrust({ wall: Date.now, mono: systemMono, ntp: () => c.agent.clock.ntpFlag !== null && ntpSynchronised(c.agent.clock.ntpFlag), rtc: c.agent.clock.rtc, beaconTrustMs: c.agent.clock.beaconTrustMs, correctAboveMs: c.agent.clock.correctAboveMs, maxRoundTripMs: c.agent.clock.maxAnswerMs });
     this.#now = () => this.clock.now();
-    this.#boot = bootId();
     this.#verifier = new Verifier(c.keys.console);
-    // One agent per data directory: a second one refuses to start, saying which one has it (device/store-guard.ts).
-    this.#keeper = new StoreKeeper({
-      data: c.data,
-      outboxMax: c.agent.outboxMax,
-      reserveBytes: c.agent.storeReserveBytes,
-      now: this.#now,
-      untrusted: () => (this.clock.trusted ? null : { mono: this.clock.mono(), boot: this.#boot }),
-      log: this.#log,
-      changed: () => this.#publishTelemetry(false),
-      corrupt: (err) => this.#onStoreCorrupt(err),
-      freeBytes,
-    });
-    this.store = this.#keeper.store;
-    this.files = new AssetFiles(c.data);
-    const status = (reason: 'will'): Buffer => encodePayload('status', { state: 'offline', reason } satisfies DeviceStatus);
-    this.link = new MqttLink({
-      urls: c.broker.urls,
-      clientId: c.device.id,
-      username: c.broker.username,
-      password: c.broker.password,
-      ca: c.broker.ca,
-      keepaliveSec: c.agent.keepaliveSec,
-      connectTimeoutMs: c.agent.connectTimeoutMs,
-      backoff: c.agent.backoff,
-      will: { topic: topics.status(c.device.id), payload: status('will') },
-      subscriptions: deviceSubscriptions(c.device.id, c.device.zone),
-      log: this.#log,
-    });
-    this.sync = new SyncRunner({
-      store: this.store,
-      files: this.files,
-      settings: c.agent,
-      sendRequest: (req) => this.link.publish(topics.chunkRequest(this.#id), encodePayload('chunk/req', req), { qos: 1 }),
-      linkUp: () => this.link.connected,
-      freeBytes: () => freeBytes(c.data),
-      log: this.#log.child({ mod: 'sync' }),
-      now: this.#now,
-    });
-    this.outbox = new OutboxSender({
-      store: this.store,
-      publish: (payload) => this.link.publish(topics.log(this.#id), payload, { qos: 1 }),
-      connected: () => this.link.connected,
-      batchSize: c.agent.logBatch,
-      ackTimeoutMs: c.agent.logAckTimeoutMs,
-      log: this.#log.child({ mod: 'outbox' }),
-    });
+  }
+
+  #opened(): AgentParts {
+    if (!this.#parts) throw new LoaError('LOA_E_INTERNAL', 'the agent is not started');
+    return this.#parts;
+  }
+
+  /** The device store (the data directory holds it while the agent runs). */
+  get store(): DeviceStore {
+    return this.#opened().keeper.store;
+  }
+  get files(): AssetFiles {
+    return this.#opened().files;
+  }
+  get link(): MqttLink {
+    return this.#opened().link;
+  }
+  get sync(): SyncRunner {
+    return this.#opened().sync;
+  }
+  get outbox(): OutboxSender {
+    return this.#opened().outbox;
+  }
+  get #keeper(): StoreKeeper {
+    return this.#opened().keeper;
+  }
+  get #boot(): string {
+    return this.#opened().boot;
   }
 
   get target(): TargetState | null {
@@ -195,6 +180,17 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   async start(): Promise<void> {
     this.#startedAt = this.#now();
+    this.#parts = await openAgentParts(
+      this.config,
+      { ...(this.#deps.sink ? { sink: this.#deps.sink } : {}), ...(this.#deps.relay !== undefined ? { relay: this.#deps.relay } : {}) },
+      {
+        now: this.#now,
+        untrusted: (boot) => (this.clock.trusted ? null : { mono: this.clock.mono(), boot }),
+        changed: () => this.#publishTelemetry(false),
+        corrupt: (err) => this.#onStoreCorrupt(err),
+      },
+      this.#log,
+    );
     // Panel uploads of an agent killed mid-upload (and any other dead process's), never a running one's: lib/owned-temp.ts.
     for (const removed of sweepOrphanTempDirs()) this.#log.warn({ removed }, 'removed the temporary folder of a process that is gone');
     this.files.ensureDirs();
@@ -246,8 +242,22 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.#rejection = new LoaError('LOA_E_SUBSCRIBE_REFUSED', `broker refused ${t.join(', ')}`);
       this.#publishState();
     });
-    this.link.on('message', (topic, payload) => this.#onMessage(topic, payload));
-    await this.#startPlayback();
+    this.link.on('message', (topic, payload) =>
+      routeMessage(
+        topic,
+        payload,
+        {
+          target: (p) => this.#onTarget(p),
+          chunk: ({ header, data }) => this.sync.onChunk(header, data),
+          logAck: (ack) => this.outbox.onAck(ack),
+          emergency: (p) => this.#desk?.handle(p),
+          time: (p) => this.#onBeacon(p),
+          live: (p) => this.#onLive(p),
+        },
+        this.#log,
+      ),
+    );
+    this.#startPlayback();
     this.#recoverPlays();
     this.sync.setTarget(this.#target);
     this.link.start();
@@ -267,22 +277,16 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.#log.info({ zone: this.config.device.zone, data: this.config.data, version: loaVersion(), target: this.#receivedVersion }, 'agent started');
   }
 
-  async #startPlayback(): Promise<void> {
+  /** Wires the player, the emergency desk, the scheduler and the operator's desk to the opened sink and relay. */
+  #startPlayback(): void {
     const c = this.config;
-    this.#sink = this.#deps.sink ?? (await createSink(c, this.#log));
-    await this.#sink.start();
-    if (this.#deps.relay !== undefined) this.#relay = this.#deps.relay;
-    else {
-      const relay = await openRelay({ driver: c.agent.relay.driver, pin: c.agent.relay.pin, activeLow: c.agent.relay.activeLow, gpioChip: c.agent.relay.gpioChip, gpiosetPath: c.agent.relay.gpiosetPath }, this.#log);
-      const { warmUpMs, idleOffMs, maxOnMs, cooldownMs } = c.agent.relay;
-      this.#relay = new RelayController({ relay, clock: systemClock, log: this.#log, timing: { warmUpMs, idleOffMs, maxOnMs, cooldownMs } });
-    }
-    this.#relay?.on('changed', () => this.#publishTelemetry(false));
+    const { sink, relay } = this.#opened();
+    relay?.on('changed', () => this.#publishTelemetry(false));
     const record = (data: PlayLogData) => this.record('play', data);
     const hasAsset = (sha: string) => this.store.asset(sha) !== null;
     this.#engine = new PlaybackEngine({
-      sink: this.#sink,
-      relay: this.#relay,
+      sink,
+      relay,
       assetPath: (sha) => (hasAsset(sha) ? this.files.path(sha) : null),
       log: this.#log,
       now: this.#now,
@@ -295,8 +299,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       },
     });
     this.#engine.start();
-    this.#sink.on('started', () => this.#publishTelemetry(false));
-    this.#sink.on('ended', () => this.#publishTelemetry(false));
+    sink.on('started', () => this.#publishTelemetry(false));
+    sink.on('ended', () => this.#publishTelemetry(false));
     this.#desk = new EmergencyDesk({
       deviceId: this.#id,
       zone: c.device.zone,
@@ -355,7 +359,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         return { file: r.file, durationMs: r.durationMs };
       },
       speech: {
-        available: () => espeak === true,
+        available: espeakAvailable,
         speak: async (text) => {
           const [{ textToSpeech }, { EspeakEngine }] = await Promise.all([import('../audio/tts/engine.js'), import('../audio/tts/espeak-engine.js')]);
           return textToSpeech(text, { engine: new EspeakEngine() });
@@ -373,6 +377,40 @@ export class Agent extends EventEmitter<AgentEvents> {
   /** The day plan of the target in force, for the panel. */
   planFor(date: string) {
     return this.#scheduler?.planFor(date) ?? null;
+  }
+
+  /** This cluster (the panel shows it). */
+  get device(): { id: string; zone: string } {
+    return this.config.device;
+  }
+
+  now(): number {
+    return this.#now();
+  }
+
+  /** What the panel's status page shows (PanelPort). */
+  panelStatus(): PanelStatusSource {
+    const request = this.#engine?.playingRequest ?? null;
+    const now = this.#engine?.nowPlaying ?? null;
+    return {
+      telemetry: this.telemetry(),
+      state: this.deviceState(),
+      lastSyncAt: this.store.target()?.appliedAt ?? null,
+      link: this.linkState,
+      playing: request && now ? { request, now, volume: this.#engine?.volume ?? null } : null,
+      outboxPending: this.store.outboxSize(),
+      maxAnnouncementMs: this.config.agent.panel.maxAnnouncementMs,
+    };
+  }
+
+  /** The clips of the target in force that are on the device (the panel's announcements). */
+  clips(): { sha256: string; title: string; durationMs: number }[] {
+    return (this.#target?.assets ?? []).filter((a) => this.store.asset(a.sha256) !== null).map((a) => ({ sha256: a.sha256, title: a.title ?? a.sha256.slice(0, 12), durationMs: a.durationMs }));
+  }
+
+  /** The local journal, newest first (records held in memory included). */
+  journal(limit: number, kind: 'play' | 'operator'): LogRecord[] {
+    return this.store.recentJournal(limit, kind);
   }
 
   /** Connected to the province's broker, and since when (or since when not). */
@@ -393,12 +431,13 @@ export class Agent extends EventEmitter<AgentEvents> {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    if (!this.#parts) return;
     for (const t of this.#timers) clearInterval(t);
     this.#desk?.stop();
     this.#saveFloor(true);
     await this.#engine?.stop();
-    await this.#sink?.close();
-    await this.#relay?.close();
+    await this.#parts.sink.close();
+    await this.#parts.relay?.close();
     this.sync.stop();
     this.outbox.stop();
     await this.link.stop({ topic: topics.status(this.#id), payload: encodePayload('status', { state: 'offline', reason: 'shutdown', at: this.#iso() } satisfies DeviceStatus) });
@@ -541,27 +580,6 @@ export class Agent extends EventEmitter<AgentEvents> {
     return new Date(this.#now()).toISOString();
   }
 
-  #onMessage(topic: string, payload: Buffer): void {
-    const t = parseTopic(topic);
-    try {
-      if (!t) throw new LoaError('LOA_E_TOPIC_UNKNOWN', `message on unexpected topic ${topic}`);
-      if (t.kind === 'device' && t.sub === 'target') return this.#onTarget(payload);
-      if (t.kind === 'device' && t.sub === 'chunk/res') {
-        const { header, data } = decodeChunkFrame(payload);
-        return this.sync.onChunk(header, data);
-      }
-      if (t.kind === 'device' && t.sub === 'log/ack') return this.outbox.onAck(decodePayload('log/ack', LogAck, payload));
-      if (t.kind === 'zone-emergency' || t.kind === 'device-emergency') return this.#desk?.handle(payload);
-      if (t.kind === 'time') return this.#onBeacon(payload);
-      if (t.kind === 'device' && t.sub === 'clock') return this.#onBeacon(payload);
-      if (t.kind === 'zone-live') return this.#onLive(payload);
-      this.#log.debug({ topic }, 'message on a topic the agent does not act on');
-    } catch (e) {
-      // Bad input from the network is logged and dropped; it never stops the agent.
-      this.#log.warn({ topic, err: isLoaError(e) ? e.toJSON() : reasonOf(e) }, 'message rejected');
-    }
-  }
-
   #onBeacon(payload: Buffer): void {
     const beacon = decodeSigned('time', 'time', TimeBeacon, payload, this.#verifier).payload;
     const r = this.clock.onBeacon(beacon);
@@ -656,7 +674,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   #publishState(): void {
-    if (!this.link.connected) return;
+    if (!this.#parts?.link.connected) return;
     void this.link.publish(topics.state(this.#id), encodePayload('state', this.deviceState()), { qos: 1, retain: true }).catch(() => {});
   }
 
@@ -671,7 +689,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       appliedVersion: stored?.appliedAt ? stored.version : null,
       playing: this.#engine?.nowPlaying ?? null,
       volume: this.#engine?.volume ?? this.#operator?.volumeNow().setting ?? effectiveRules(this.#target?.rules ?? []).defaultVolume,
-      amplifier: this.#relay?.state ?? 'off',
+      amplifier: this.#parts?.relay?.state ?? 'off',
       disk: { freeBytes: free, usedBytes: this.store.storedBytes(), budgetBytes: this.config.agent.diskBudgetBytes, full: this.sync.noRoom.length > 0 || this.store.health.state === 'full' },
       cpuTempC: cpuTemperatureC(),
       clock: { trusted: this.clock.trusted, source: this.clock.source },
@@ -688,38 +706,12 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   /** Publishes telemetry: always when `force`, otherwise only when something watched has changed. */
   #publishTelemetry(force: boolean): void {
-    if (!this.link.connected) return;
+    if (!this.#parts?.link.connected) return;
     const t = this.telemetry();
     const key = JSON.stringify([t.appliedVersion, t.disk.full, t.playing?.level, t.playing?.title, t.playing?.since, t.volume, t.amplifier, t.clock, t.store?.state]);
     if (!force && key === this.#lastTelemetryKey) return;
     this.#lastTelemetryKey = key;
     this.emit('telemetry', t);
     void this.link.publish(topics.telemetry(this.#id), encodePayload('telemetry', t), { qos: 0 }).catch(() => {});
-  }
-}
-
-let espeak: boolean | null = null;
-/** Finds out once, in the background, whether espeak-ng can speak here (the panel's typed announcements). */
-function probeEspeak(): void {
-  if (espeak !== null) return;
-  espeak = false;
-  execFile('espeak-ng', ['--version'], { timeout: 5000 }, (err) => (espeak = !err));
-}
-
-/** The configured audio output: ALSA through `speaker` in a child process, a WAV file, or nothing. */
-export async function createSink(c: DeviceConfig, log: Logger): Promise<AudioSink> {
-  switch (c.agent.audio.output) {
-    case 'wav': {
-      const { WavFileSink } = await import('../audio/wav-sink.js');
-      return new WavFileSink({ file: c.agent.audio.wavFile ?? join(c.data, 'output.wav'), log });
-    }
-    case 'null': {
-      const { NullSink } = await import('../audio/null-sink.js');
-      return new NullSink({ log });
-    }
-    case 'alsa': {
-      const { AlsaSink } = await import('../audio/alsa-sink.js');
-      return new AlsaSink({ log, device: c.agent.audio.device });
-    }
   }
 }

@@ -37,59 +37,35 @@ export class StoreKeeper {
   readonly #reserve: DiskReserve;
   readonly #startedAt: number;
   /** No store could be written at start (disk full): one in memory, nothing survives a restart. */
-  #memory = false;
+  readonly #memory: boolean;
 
   /** Takes the data directory (LOA_E_DATA_LOCKED when another agent has it) and opens the store. */
-  constructor(deps: StoreKeeperDeps) {
-    this.#d = deps;
-    this.#startedAt = deps.now();
-    this.#lock = DataDirLock.acquire(deps.data);
+  static open(deps: StoreKeeperDeps): StoreKeeper {
+    const startedAt = deps.now();
+    const lock = DataDirLock.acquire(deps.data);
     try {
-      this.#reserve = new DiskReserve(deps.data, deps.reserveBytes);
-      this.store = this.#open(join(deps.data, 'device.sqlite'));
+      const reserve = new DiskReserve(deps.data, deps.reserveBytes);
+      const { store, memory } = openStore(join(deps.data, 'device.sqlite'), deps, reserve, { onFull: () => onFull(deps, reserve), onCorrupt: (err) => deps.corrupt(err) });
+      return new StoreKeeper(deps, { store, lock, reserve, startedAt, memory });
     } catch (e) {
-      this.#lock.release();
+      lock.release();
       throw e;
     }
   }
 
-  #open(file: string): DeviceStore {
-    const log = this.#d.log;
-    const opts = { outboxMax: this.#d.outboxMax, now: this.#d.now, onFull: () => this.#onFull(), onCorrupt: (err: LoaError) => this.#d.corrupt(err) };
-    const open = () => {
-      const r = DeviceStore.open(file, opts);
-      if (r.quarantined) log.error({ code: 'LOA_E_STORE_CORRUPT', quarantined: r.quarantined.dir, reason: r.quarantined.reason }, 'device store was damaged: set aside for the technician; starting afresh and resyncing from the province');
-      return r.store;
-    };
-    try {
-      return open();
-    } catch (e) {
-      if (storeFault(e) !== 'full') throw e;
-      if (this.#reserve.release()) {
-        log.error({ code: 'LOA_E_STORE_FULL' }, 'the disk is full: store headroom released to open the store');
-        try {
-          return open();
-        } catch (e2) {
-          if (storeFault(e2) !== 'full') throw e2;
-        }
-      }
-      log.error({ code: 'LOA_E_STORE_FULL', err: reasonOf(e) }, 'the disk is full: running with a store in memory (emergencies still sound; nothing survives a restart)');
-      this.#memory = true;
-      return new DeviceStore(':memory:', opts);
-    }
+  /** Stores what open() made; no I/O. */
+  constructor(deps: StoreKeeperDeps, parts: { store: DeviceStore; lock: DataDirLock; reserve: DiskReserve; startedAt: number; memory: boolean }) {
+    this.#d = deps;
+    this.store = parts.store;
+    this.#lock = parts.lock;
+    this.#reserve = parts.reserve;
+    this.#startedAt = parts.startedAt;
+    this.#memory = parts.memory;
   }
 
   /** Makes the headroom if it is missing (at start). */
   ensureReserve(): void {
     if (!this.#reserve.held && !this.#memory && !this.#reserve.ensure()) this.#d.log.warn({ bytes: this.#reserve.bytes }, 'no room for the store headroom on the disk');
-  }
-
-  /** The store found the disk full: release the headroom (the write is tried once more) and say so. */
-  #onFull(): boolean {
-    const freed = this.#reserve.release();
-    this.#d.log.error({ code: 'LOA_E_STORE_FULL', freed }, freed ? 'the disk is full: store headroom released; recording goes on' : 'the disk is full and the headroom is used up: records wait in memory');
-    queueMicrotask(() => this.#d.changed());
-    return freed;
   }
 
   /**
@@ -176,5 +152,39 @@ export class StoreKeeper {
     } finally {
       this.#lock.release();
     }
+  }
+}
+
+/** The store found the disk full: release the headroom (the write is tried once more) and say so. */
+function onFull(d: StoreKeeperDeps, reserve: DiskReserve): boolean {
+  const freed = reserve.release();
+  d.log.error({ code: 'LOA_E_STORE_FULL', freed }, freed ? 'the disk is full: store headroom released; recording goes on' : 'the disk is full and the headroom is used up: records wait in memory');
+  queueMicrotask(() => d.changed());
+  return freed;
+}
+
+/** Opens the store; a damaged one is set aside, and on a full disk the headroom is given back or the store lives in memory. */
+function openStore(file: string, d: StoreKeeperDeps, reserve: DiskReserve, on: { onFull: () => boolean; onCorrupt: (err: LoaError) => void }): { store: DeviceStore; memory: boolean } {
+  const log = d.log;
+  const opts = { outboxMax: d.outboxMax, now: d.now, ...on };
+  const open = () => {
+    const r = DeviceStore.open(file, opts);
+    if (r.quarantined) log.error({ code: 'LOA_E_STORE_CORRUPT', quarantined: r.quarantined.dir, reason: r.quarantined.reason }, 'device store was damaged: set aside for the technician; starting afresh and resyncing from the province');
+    return r.store;
+  };
+  try {
+    return { store: open(), memory: false };
+  } catch (e) {
+    if (storeFault(e) !== 'full') throw e;
+    if (reserve.release()) {
+      log.error({ code: 'LOA_E_STORE_FULL' }, 'the disk is full: store headroom released to open the store');
+      try {
+        return { store: open(), memory: false };
+      } catch (e2) {
+        if (storeFault(e2) !== 'full') throw e2;
+      }
+    }
+    log.error({ code: 'LOA_E_STORE_FULL', err: reasonOf(e) }, 'the disk is full: running with a store in memory (emergencies still sound; nothing survives a restart)');
+    return { store: new DeviceStore(':memory:', opts), memory: true };
   }
 }

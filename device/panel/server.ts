@@ -20,8 +20,8 @@ import { LocalDate, Text } from '../../protocol/payloads.js';
 import { Sha256Hex } from '../../protocol/ids.js';
 import { localDate } from '../../schedules/time.js';
 import { outcomeFields, planOutcomes } from '../../schedules/plan-outcome.js';
-import type { Agent } from '../agent.js';
-import { sessionTag, type Operator, type OperatorDesk } from '../operator-desk.js';
+import { sessionTag, type Operator } from '../operator-desk.js';
+import type { PanelDesk, PanelPort } from '../panel-port.js';
 import { resolveBind } from './bind.js';
 
 // The local panel: a small HTTP server in the agent for the commune radio
@@ -36,7 +36,7 @@ export const PANEL_COOKIE = 'loa_panel';
 export const PANEL_UI_DIR = join(ROOT_DIR, 'device', 'panel', 'ui');
 
 export interface PanelOptions {
-  agent: Agent;
+  agent: PanelPort;
   log: Logger;
   sessionIdleMs: number;
   sessionMaxMs: number;
@@ -109,7 +109,7 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
     if (!s) throw new LoaError('LOA_E_UNAUTHENTICATED', 'not logged in, or the session has expired');
     return { session: s.tag, address: req.ip };
   };
-  const desk = (): OperatorDesk => {
+  const desk = (): PanelDesk => {
     const d = agent.operator;
     if (!d) throw new LoaError('LOA_E_INTERNAL', 'the agent is still starting');
     return d;
@@ -162,26 +162,24 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
   app.get('/api/status', async (req) => {
     who(req);
     const d = desk();
-    const t = agent.telemetry();
-    const st = agent.deviceState();
-    const stored = agent.store.target();
-    const playingReq = agent.playback?.playingRequest ?? null;
-    const playing = agent.playback?.nowPlaying ?? null;
+    const s = agent.panelStatus();
+    const t = s.telemetry;
+    const st = s.state;
     return {
-      device: { id: agent.config.device.id, zone: agent.config.device.zone },
+      device: { id: agent.device.id, zone: agent.device.zone },
       agent: loaVersion(),
-      now: new Date(agent.clock.now()).toISOString(),
-      link: agent.linkState,
+      now: new Date(agent.now()).toISOString(),
+      link: s.link,
       clock: t.clock,
       amplifier: t.amplifier,
       volume: d.volumeNow(),
       disk: t.disk,
       store: t.store ?? { state: 'ok', since: null, held: 0 },
-      target: { applied: st.appliedVersion, received: st.receivedVersion, sync: st.sync, lastSyncAt: stored?.appliedAt ?? null, missingAssets: st.missingAssets },
-      playing: playing && playingReq ? { id: playingReq.id, ...playing, volume: agent.playback?.volume ?? null, ...d.stoppable(playingReq) } : null,
-      outbox: { pending: agent.store.outboxSize() },
+      target: { applied: st.appliedVersion, received: st.receivedVersion, sync: st.sync, lastSyncAt: s.lastSyncAt, missingAssets: st.missingAssets },
+      playing: s.playing ? { id: s.playing.request.id, ...s.playing.now, volume: s.playing.volume, ...d.stoppable(s.playing.request) } : null,
+      outbox: { pending: s.outboxPending },
       tts: d.ttsAvailable,
-      limits: { maxUploadBytes: o.maxUploadBytes, maxAnnouncementMs: agent.config.agent.panel.maxAnnouncementMs },
+      limits: { maxUploadBytes: o.maxUploadBytes, maxAnnouncementMs: s.maxAnnouncementMs },
     };
   });
 
@@ -190,16 +188,16 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
   const PlanQuery = z.strictObject({ date: LocalDate.optional() });
   app.get('/api/plan', async (req) => {
     who(req);
-    const { date = localDate(agent.clock.now()) } = parse(PlanQuery, req.query, 'plan query');
+    const { date = localDate(agent.now()) } = parse(PlanQuery, req.query, 'plan query');
     const items = agent.planFor(date) ?? [];
     const d = desk();
     const iso = (x: number) => new Date(x).toISOString();
     // Items already past: what the cluster's own journal says became of them (nothing there: missed).
-    const journal = agent.store.recentJournal(PLAN_JOURNAL, 'play').flatMap((r) => (r.kind === 'play' ? [r.data] : []));
-    const outcomes = planOutcomes(items, journal, agent.clock.now());
+    const journal = agent.journal(PLAN_JOURNAL, 'play').flatMap((r) => (r.kind === 'play' ? [r.data] : []));
+    const outcomes = planOutcomes(items, journal, agent.now());
     return {
       date,
-      now: iso(agent.clock.now()),
+      now: iso(agent.now()),
       items: items.map((i, n) => ({ key: i.key, start: iso(i.start), end: iso(i.end), title: i.title, level: i.level, programme: i.programme, status: i.status === 'planned' ? 'ok' : i.status, volume: d.plannedVolume(i), ...(i.rule ? { rule: i.rule } : {}), ...(i.reason ? { reason: i.reason } : {}), ...outcomeFields(outcomes[n]!) })),
     };
   });
@@ -220,9 +218,7 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
 
   app.get('/api/clips', async (req) => {
     who(req);
-    const target = agent.target;
-    const clips = (target?.assets ?? []).filter((a) => agent.store.asset(a.sha256) !== null).map((a) => ({ sha256: a.sha256, title: a.title ?? a.sha256.slice(0, 12), durationMs: a.durationMs }));
-    return { clips };
+    return { clips: agent.clips() };
   });
 
   const Announce = z.union([z.strictObject({ clip: Sha256Hex, title: Text(200).optional() }), z.strictObject({ text: Text(2000).refine((s) => s.trim().length > 0, 'the text is empty'), title: Text(200).optional() })]);
@@ -248,10 +244,10 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
   app.get('/api/log', async (req) => {
     who(req);
     const { limit } = parse(LogQuery, req.query, 'log query');
-    return { records: agent.store.recentJournal(limit, 'play').map((r) => ({ at: r.at, ...(r.data as object) })) };
+    return { records: agent.journal(limit, 'play').map((r) => ({ at: r.at, ...(r.data as object) })) };
   });
 
-  uiRoutes(app, PANEL_UI_DIR);
+  await uiRoutes(app, PANEL_UI_DIR);
   return app;
 }
 

@@ -130,7 +130,7 @@ export async function buildApp(deps: ConsoleDeps): Promise<FastifyInstance> {
   for (const r of [authRoutes, fleetRoutes, libraryRoutes, planningRoutes, dispatchRoutes, reportRoutes]) r(app, ctx);
   if (deps.uiDir) {
     const { uiRoutes } = await import('../../lib/ui-routes.js');
-    uiRoutes(app, deps.uiDir);
+    await uiRoutes(app, deps.uiDir);
   }
   return app;
 }

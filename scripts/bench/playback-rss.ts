@@ -22,9 +22,7 @@ import { AlsaSink } from '../../audio/alsa-sink.js';
 import { NullSink } from '../../audio/null-sink.js';
 import { BYTES_PER_SECOND, type AudioSink } from '../../audio/types.js';
 import { createLogger } from '../../lib/log.js';
-import { syncFixture } from '../../test/helpers/sync-fixture.js';
-import { alsaHome, type AlsaHome } from '../../test/helpers/audio.js';
-import { cleanupTempDirs, tempDir } from '../../test/helpers/tmp.js';
+import { benchAlsaHome, benchDir, benchProvince, removeBenchDirs } from './province.js';
 import { forkWorker, machine, machineJiffies, opusFile, parentChannel, processTree, pssKb, sampleTree, sleep, until, type TreeUsage } from './playback-helpers.js';
 
 type Run = 'agent-alsa' | 'agent-null' | 'agent-alsa-plain' | 'agent-null-plain' | 'ffmpeg-aplay' | 'ffmpeg-re-aplay';
@@ -87,7 +85,7 @@ interface RunResult {
   note?: string;
 }
 
-const audioSeconds = (home: AlsaHome | null) => (home ? Math.round((home.outputs().reduce((n, b) => n + b.length, 0) / BYTES_PER_SECOND) * 10) / 10 : null);
+const audioSeconds = (home: ReturnType<typeof benchAlsaHome> | null) => (home ? Math.round((home.outputs().reduce((n, b) => n + b.length, 0) / BYTES_PER_SECOND) * 10) / 10 : null);
 
 async function main(): Promise<void> {
   const { values: opt } = parseArgs({ options: { worker: { type: 'boolean' }, seconds: { type: 'string', default: '60' }, settle: { type: 'string', default: '5' }, runs: { type: 'string', default: 'agent-alsa,agent-null,ffmpeg-aplay,ffmpeg-re-aplay' }, json: { type: 'boolean' } } });
@@ -97,8 +95,8 @@ async function main(): Promise<void> {
   const say = (s: string) => !opt.json && process.stderr.write(s + '\n');
   const m0 = machine();
 
-  const f = await syncFixture();
-  const dir = tempDir('loa-bench-rss-');
+  const f = await benchProvince();
+  const dir = benchDir('loa-bench-rss-');
   say('encoding a 10-minute Opus programme (pink noise, mono 48 kHz, 32 kbit/s)…');
   const programme = opusFile(join(dir, 'bulletin.ogg'), 600);
   const programmeBytes = statSync(programme).size;
@@ -118,7 +116,7 @@ async function main(): Promise<void> {
       say(`${run}: ${SETTLE} s to settle, then ${SECONDS} s sampled…`);
       if (run.startsWith('agent-')) {
         const sink = run.startsWith('agent-alsa') ? 'alsa' : 'null';
-        const home = sink === 'alsa' ? alsaHome() : null;
+        const home = sink === 'alsa' ? benchAlsaHome() : null;
         const w = forkWorker<ToWorker, FromWorker>(new URL(import.meta.url).pathname, ['--worker'], run.endsWith('-plain') ? {} : UNIT_ENV);
         const config = f.deviceConfig('t3a', { data: join(dir, `data-${run}`), agent: { audio: { output: sink }, heartbeatSec: 60 } });
         w.send({ t: 'init', config, sink, dir, alsaHome: home?.dir ?? null, programme });
@@ -137,7 +135,7 @@ async function main(): Promise<void> {
         await new Promise((r) => (w.child.exitCode !== null ? r(null) : w.child.once('exit', r)));
         results.push({ run, idleRssMiB, idlePssMiB, usage, audioSec: audioSeconds(home), otherLoadPct, ...(stopped.ended ? { note: `the bulletin ended (${stopped.ended}) before the window closed` } : {}) });
       } else {
-        const home = alsaHome();
+        const home = benchAlsaHome();
         const env: NodeJS.ProcessEnv = { ...process.env, HOME: home.dir };
         delete env.ALSA_CONFIG_PATH;
         // The file plugin has no clock: something must make this play in real time, as a sound card's blocking writes would.
@@ -160,7 +158,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await f.stop();
-    cleanupTempDirs();
+    removeBenchDirs();
   }
 
   const base = results.find((r) => r.run === 'ffmpeg-aplay');

@@ -26,10 +26,8 @@ import { createLogger } from '../../lib/log.js';
 import { Signer } from '../../protocol/signing.js';
 import { topics } from '../../protocol/topics.js';
 import type { EmergencyStart } from '../../protocol/payloads.js';
-import { syncFixture } from '../../test/helpers/sync-fixture.js';
-import { connect, endAll } from '../../test/helpers/mqtt.js';
-import { alsaHome } from '../../test/helpers/audio.js';
-import { cleanupTempDirs, tempDir } from '../../test/helpers/tmp.js';
+import { benchAlsaHome, benchDir, benchProvince, removeBenchDirs } from './province.js';
+import mqtt from 'mqtt';
 import { forkWorker, machine, machineJiffies, monoMs, opusFile, parentChannel, procSample, sleep, summary, until, type Summary } from './playback-helpers.js';
 
 type SinkKind = 'wav' | 'null' | 'alsa';
@@ -181,16 +179,16 @@ async function main(): Promise<void> {
   const say = (s: string) => !opt.json && process.stderr.write(s + '\n');
   const m0 = machine();
 
-  const f = await syncFixture();
-  const dispatcher = await connect(f.broker.url, { clientId: 'dispatch', username: 'dispatch', password: f.p.accounts.dispatch!.secret });
-  const signer = new Signer(f.p.registry.readPrivateKey('dispatch'));
-  const dir = tempDir('loa-bench-preempt-');
+  const f = await benchProvince();
+  const dispatcher = await mqtt.connectAsync(f.brokerUrl, { clientId: 'dispatch', username: 'dispatch', password: f.accounts.dispatch, reconnectPeriod: 0 });
+  const signer = new Signer(f.registry.readPrivateKey('dispatch'));
+  const dir = benchDir('loa-bench-preempt-');
   const programme = opusFile(join(dir, 'programme.ogg'), 60);
   const results: Record<string, unknown> = {};
   try {
     for (const kind of sinks) {
       say(`${kind}: starting the agent…`);
-      const home = kind === 'alsa' ? alsaHome() : null;
+      const home = kind === 'alsa' ? benchAlsaHome() : null;
       const w = forkWorker<ToWorker, FromWorker>(new URL(import.meta.url).pathname, ['--worker']);
       const config = f.deviceConfig(DEVICE, { data: join(dir, `data-${kind}`), agent: { audio: { output: kind }, heartbeatSec: 60, emergency: { maxStarts: 1000, perMs: 60_000 } } });
       w.send({ t: 'init', config, sink: kind, dir, alsaHome: home?.dir ?? null, programme });
@@ -245,9 +243,9 @@ async function main(): Promise<void> {
       };
     }
   } finally {
-    await endAll(dispatcher);
+    await dispatcher.endAsync();
     await f.stop();
-    cleanupTempDirs();
+    removeBenchDirs();
   }
   const out = { machine: m0, loadavgAfter: machine().loadavg, rounds: ROUNDS, warmup: WARMUP, targetP99Ms: 100, results };
   if (opt.json) return void console.log(JSON.stringify(out, null, 2));

@@ -27,9 +27,7 @@ import { WavFileSink } from '../../audio/wav-sink.js';
 import type { AudioSink } from '../../audio/types.js';
 import { createLogger } from '../../lib/log.js';
 import { localMinutes } from '../../schedules/time.js';
-import { syncFixture } from '../../test/helpers/sync-fixture.js';
-import { alsaHome } from '../../test/helpers/audio.js';
-import { cleanupTempDirs, tempDir } from '../../test/helpers/tmp.js';
+import { benchAlsaHome, benchDir, benchProvince, removeBenchDirs } from './province.js';
 import { forkWorker, machine, machineJiffies, monoMs, opusFile, parentChannel, sleep, summary, until } from './playback-helpers.js';
 
 type SinkKind = 'wav' | 'null' | 'alsa';
@@ -145,11 +143,11 @@ async function main(): Promise<void> {
   const m0 = machine();
   const t0 = Date.now();
 
-  const f = await syncFixture();
-  const dir = tempDir('loa-bench-skew-');
+  const f = await benchProvince();
+  const dir = benchDir('loa-bench-skew-');
   const asset = f.library.add(readFileSync(opusFile(join(dir, 'bulletin.ogg'), 4)), { title: 'Bản tin thử', mime: 'audio/ogg', durationMs: 4000, actor: 'bench' });
   const rules = [{ zone: 'qn', windows: [{ days: [1, 2, 3, 4, 5, 6, 7], start: '00:00', end: '00:00', volumeCap: 100 }], defaultVolume: 80, blackoutDates: [] }];
-  const home = kind === 'alsa' ? alsaHome() : null;
+  const home = kind === 'alsa' ? benchAlsaHome() : null;
   const workers = DEVICES.map((id) => {
     const w = forkWorker<ToWorker, FromWorker>(new URL(import.meta.url).pathname, ['--worker']);
     w.send({ t: 'init', config: f.deviceConfig(id, { data: join(dir, id), agent: { audio: { output: kind }, heartbeatSec: 60 } }), sink: kind, dir, alsaHome: home?.dir ?? null });
@@ -198,7 +196,7 @@ async function main(): Promise<void> {
     for (const w of workers) w.send({ t: 'stop' });
     await Promise.all(workers.map((w) => w.stop()));
     await f.stop();
-    cleanupTempDirs();
+    removeBenchDirs();
   }
   const skew = rounds.map((r) => Math.max(...r.starts.map((s) => s.atMs)) - Math.min(...r.starts.map((s) => s.atMs)));
   const skewMono = rounds.map((r) => Math.max(...r.starts.map((s) => s.mono)) - Math.min(...r.starts.map((s) => s.mono)));

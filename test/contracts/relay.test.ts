@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeGpioset, FakeRelay, FakeSysfs, PI4_CHIPS, PI5_CHIPS } from '../../device/relay-fake.js';
+import { FakeGpioset, FakeRelay, FakeSysfs, PI4_CHIPS, PI5_CHIPS } from '../fakes/relay.js';
 import { GpiosetRelay } from '../../device/relay-gpioset.js';
 import { NoopRelay } from '../../device/relay-noop.js';
 import { SysfsRelay } from '../../device/relay-sysfs.js';

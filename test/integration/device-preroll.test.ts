@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { PlaybackEngine } from '../../device/playback.js';
 import { RelayController } from '../../device/relay-controller.js';
 import { flush, VirtualTime } from '../helpers/virtual-time.js';
-import { FakeRelay } from '../../device/relay-fake.js';
+import { FakeRelay } from '../fakes/relay.js';
 import type { PlayRequest } from '../../device/arbiter.js';
 import { volumeToGain } from '../../audio/gain.js';
 import { pcmBytes, type AudioSink, type PlayOptions } from '../../audio/types.js';

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RelayController } from '../../device/relay-controller.js';
 import { VirtualTime } from '../helpers/virtual-time.js';
-import { FakeRelay } from '../../device/relay-fake.js';
+import { FakeRelay } from '../fakes/relay.js';
 import type { AmplifierState } from '../../device/relay-types.js';
 import { captureLog } from '../helpers/logs.js';
 

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { findGpioLine, listGpioChips } from '../../device/relay-gpio.js';
-import { FakeSysfs, OLD_PI3_CHIPS, PI4_CHIPS, PI5_CHIPS } from '../../device/relay-fake.js';
+import { FakeSysfs, OLD_PI3_CHIPS, PI4_CHIPS, PI5_CHIPS } from '../fakes/relay.js';
 import { LoaError } from '../../protocol/errors.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { FakeGpioset, FakeSysfs, PI4_CHIPS, PI5_CHIPS } from '../../device/relay-fake.js';
+import { FakeGpioset, FakeSysfs, PI4_CHIPS, PI5_CHIPS } from '../fakes/relay.js';
 import { openRelay } from '../../device/relay-open.js';
 import { isLoaError } from '../../protocol/errors.js';
 import { captureLog } from '../helpers/logs.js';

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Relay, RelayState } from './relay-types.js';
+import type { Relay, RelayState } from '../../device/relay-types.js';
 
 // Fakes of the relay hardware, for tests on machines without GPIO: a relay
 // that records its changes, a sysfs GPIO tree with a stand-in for the kernel's
