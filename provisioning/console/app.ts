@@ -42,6 +42,13 @@ export interface ConsoleDeps {
   capAreas?: { geocode?: { valueName: string; value: string; zone: string }[]; areaDesc?: { match: string; zone: string }[] };
   /** Mark cookies Secure (the console is served over HTTPS, directly or behind a proxy). */
   secureCookies?: boolean;
+  /**
+   * Reverse proxies (addresses, CIDR blocks) whose X-Forwarded-For is
+   * believed; none by default, so the client's address is the socket's peer
+   * and a caller cannot choose the address the login back-off and the audit
+   * log see (lib/trust-proxy.ts).
+   */
+  trustProxy?: readonly string[];
   now?: () => number;
   /** Largest upload accepted (bytes). */
   maxUploadBytes?: number;
@@ -101,7 +108,7 @@ export async function buildApp(deps: ConsoleDeps): Promise<FastifyInstance> {
   const interrupted = jobs.recover();
   if (interrupted) deps.log.warn({ jobs: interrupted }, 'jobs interrupted by the console\'s restart');
   const ctx: Ctx = { ...deps, now, sessions: new Sessions(deps.registry, { now }), throttle: new LoginThrottle(5, 15 * 60_000, now), jobs };
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: true });
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: deps.trustProxy?.length ? [...deps.trustProxy] : false });
   await app.register(cookie);
   await app.register(multipart, { limits: { fileSize: deps.maxUploadBytes ?? 200 * 1024 * 1024, files: 1, fields: 10 } });
   // CAP alerts arrive as XML.

@@ -31,6 +31,8 @@ export interface ConsoleServerOptions {
   ingest?: IngestService;
   capAreas?: ConsoleDeps['capAreas'];
   secureCookies?: boolean;
+  /** Reverse proxies whose X-Forwarded-For is believed (ConsoleDeps.trustProxy). */
+  trustProxy?: readonly string[];
   /** How often to re-send a live emergency to devices that have not acknowledged it. */
   resendMs?: number;
   beaconMs?: number;
@@ -133,6 +135,7 @@ export class ConsoleServer {
         ...(o.ingest ? { ingest: o.ingest } : {}),
         ...(o.capAreas ? { capAreas: o.capAreas } : {}),
         secureCookies: !!o.secureCookies,
+        ...(o.trustProxy ? { trustProxy: o.trustProxy } : {}),
         uiDir: UI_DIR,
         publishTargets: () => this.services.publishTargets(),
       });

@@ -40,7 +40,7 @@ export interface Session {
   del(url: string): Promise<LightMyRequestResponse>;
 }
 
-export async function consoleFixture(opts: { tts?: TtsService; ingest?: IngestService; log?: Logger; capAreas?: ConstructorParameters<typeof ConsoleServer>[0]['capAreas']; approvalModes?: ('exercise' | 'test')[] } = {}): Promise<ConsoleFixture> {
+export async function consoleFixture(opts: { tts?: TtsService; ingest?: IngestService; log?: Logger; capAreas?: ConstructorParameters<typeof ConsoleServer>[0]['capAreas']; approvalModes?: ('exercise' | 'test')[]; trustProxy?: string[] } = {}): Promise<ConsoleFixture> {
   const p = await makeProvince({ accounts: CONSOLE_ACCOUNTS });
   const broker = await startBroker(p.registry, p.dir);
   const make = () => new ConsoleServer({
@@ -52,6 +52,7 @@ export async function consoleFixture(opts: { tts?: TtsService; ingest?: IngestSe
     ...(opts.ingest ? { ingest: opts.ingest } : {}),
     ...(opts.capAreas ? { capAreas: opts.capAreas } : {}),
     ...(opts.approvalModes ? { approvalModes: opts.approvalModes } : {}),
+    ...(opts.trustProxy ? { trustProxy: opts.trustProxy } : {}),
     beaconMs: 60_000,
   });
   let server = make();
