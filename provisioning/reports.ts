@@ -69,6 +69,13 @@ const MIGRATIONS = [
   INSERT INTO device_installs (device, install, first_received_at)
     SELECT device, ${INSTALL('key')}, MIN(received_at) FROM device_log GROUP BY 1, 2;
   `,
+  `
+  -- Devices first heard of by their telemetry or state, ahead of their online status, were online with no
+  -- presence record (the uptime report said 0 %): online since the console first heard of them.
+  INSERT INTO device_presence (device, at, online)
+    SELECT s.device, s.since, 1 FROM device_status s
+    WHERE s.online = 1 AND NOT EXISTS (SELECT 1 FROM device_presence p WHERE p.device = s.device);
+  `,
 ];
 
 /** An emergency ack as a device reports it. */

@@ -38,6 +38,8 @@ export interface ConsoleServerOptions {
   beaconMs?: number;
   /** Dispatch modes besides 'actual' that need a second person's approval (e.g. ['exercise']). */
   approvalModes?: readonly ('actual' | 'exercise' | 'test')[];
+  /** The wall clock of the fleet view and the HTTP API (what they record and report); Date.now by default. */
+  now?: () => number;
 }
 
 export class ConsoleServer {
@@ -56,7 +58,7 @@ export class ConsoleServer {
     this.#o = o;
     this.library = new AssetLibrary(o.registry);
     this.reports = new Reports(o.registry.dir);
-    this.fleet = new FleetTracker({ registry: o.registry, reports: this.reports, log: o.log });
+    this.fleet = new FleetTracker({ registry: o.registry, reports: this.reports, log: o.log, ...(o.now ? { now: o.now } : {}) });
     this.dispatcher = new Dispatcher({ registry: o.registry, library: this.library, reports: this.reports, publish: (t, p) => this.#publishEmergency(t, p), log: o.log, ...(o.approvalModes ? { approvalModes: o.approvalModes } : {}) });
     this.services = new ProvinceServices({
       registry: o.registry,
@@ -138,6 +140,7 @@ export class ConsoleServer {
         ...(o.trustProxy ? { trustProxy: o.trustProxy } : {}),
         uiDir: UI_DIR,
         publishTargets: () => this.services.publishTargets(),
+        ...(o.now ? { now: o.now } : {}),
       });
       try {
         await this.#app.listen({ host: o.http.host, port: o.http.port });

@@ -40,7 +40,7 @@ export interface Session {
   del(url: string): Promise<LightMyRequestResponse>;
 }
 
-export async function consoleFixture(opts: { tts?: TtsService; ingest?: IngestService; log?: Logger; capAreas?: ConstructorParameters<typeof ConsoleServer>[0]['capAreas']; approvalModes?: ('exercise' | 'test')[]; trustProxy?: string[] } = {}): Promise<ConsoleFixture> {
+export async function consoleFixture(opts: { tts?: TtsService; ingest?: IngestService; log?: Logger; capAreas?: ConstructorParameters<typeof ConsoleServer>[0]['capAreas']; approvalModes?: ('exercise' | 'test')[]; trustProxy?: string[]; now?: () => number } = {}): Promise<ConsoleFixture> {
   const p = await makeProvince({ accounts: CONSOLE_ACCOUNTS });
   const broker = await startBroker(p.registry, p.dir);
   const make = () => new ConsoleServer({
@@ -53,6 +53,7 @@ export async function consoleFixture(opts: { tts?: TtsService; ingest?: IngestSe
     ...(opts.capAreas ? { capAreas: opts.capAreas } : {}),
     ...(opts.approvalModes ? { approvalModes: opts.approvalModes } : {}),
     ...(opts.trustProxy ? { trustProxy: opts.trustProxy } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
     beaconMs: 60_000,
   });
   let server = make();
