@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { LocalDate, type LogKind, type LogRecord } from '../../protocol/payloads.js';
 import { parentZone } from '../../protocol/ids.js';
 import { addDays, localToEpoch } from '../../schedules/time.js';
-import { body, httpError, need, type Ctx } from './app.js';
+import { httpError, need, type Ctx } from './context.js';
+import { parseWith } from '../../protocol/codec.js';
 import { inScope } from './access.js';
 
 // The numbers the province reports upward: what played where and when, how
@@ -68,7 +69,7 @@ export function reportRoutes(app: FastifyInstance, ctx: Ctx): void {
   function dailyLog<K extends LogKind, R extends object>(name: string, kind: K, row: (r: { device: string; zone: string; at: string; data: Data<K>; untrusted: boolean }) => R, csv: { header: string[]; row: (r: R) => unknown[] }): void {
     app.get(`/api/reports/${name}`, async (req, reply) => {
       const p = need(req, 'read');
-      const q = body(z.strictObject({ zone: z.string().optional(), date: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
+      const q = parseWith(z.strictObject({ zone: z.string().optional(), date: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
       const zone = scoped(q.zone, p);
       const rows = deviceRecords(kind, zone, localDays(q.date, 1)).map(row);
       if (q.format === 'csv') return sendCsv(reply, `${name}-${q.date}`, csv.header, rows.map(csv.row));
@@ -105,7 +106,7 @@ export function reportRoutes(app: FastifyInstance, ctx: Ctx): void {
   /** Airtime per commune (the parent zone of each village) for the week starting on `week`. */
   app.get('/api/reports/airtime', async (req, reply) => {
     const p = need(req, 'read');
-    const q = body(z.strictObject({ zone: z.string().optional(), week: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
+    const q = parseWith(z.strictObject({ zone: z.string().optional(), week: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
     const zone = scoped(q.zone, p);
     const totals = new Map<string, { seconds: number; items: number; emergencySeconds: number; untrustedItems: number }>();
     for (const { zone: dz, data: d, untrusted } of deviceRecords('play', zone, localDays(q.week, 7))) {
@@ -133,7 +134,7 @@ export function reportRoutes(app: FastifyInstance, ctx: Ctx): void {
   /** Share of time each device was online between two dates, from the transitions the console saw. */
   app.get('/api/reports/uptime', async (req, reply) => {
     const p = need(req, 'read');
-    const q = body(z.strictObject({ zone: z.string().optional(), from: LocalDate, to: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
+    const q = parseWith(z.strictObject({ zone: z.string().optional(), from: LocalDate, to: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
     const zone = scoped(q.zone, p);
     const t0 = localToEpoch(q.from, '00:00');
     const t1 = Math.min(ctx.now(), localToEpoch(addDays(q.to, 1), '00:00'));

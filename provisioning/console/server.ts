@@ -11,7 +11,8 @@ import { AssetLibrary } from '../library.js';
 import { ProvinceServices } from '../province-services.js';
 import type { Registry } from '../registry.js';
 import { Reports } from '../reports.js';
-import { buildApp, type ConsoleDeps, type IngestService, type TtsService } from './app.js';
+import { buildApp } from './app.js';
+import type { ConsoleDeps, IngestService, TtsService } from './context.js';
 import { Dispatcher } from './dispatch.js';
 import { FleetTracker } from './fleet.js';
 

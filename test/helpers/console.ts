@@ -2,7 +2,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { makeProvince, type TestProvince } from './province.js';
 import { startBroker, type RunningBroker } from './broker.js';
 import { ConsoleServer } from '../../provisioning/console/server.js';
-import type { IngestService, TtsService } from '../../provisioning/console/app.js';
+import type { IngestService, TtsService } from '../../provisioning/console/context.js';
 import { silentLogger, type Logger } from '../../lib/log.js';
 
 // A province with its broker and a running console (HTTP on a free loopback
