@@ -136,6 +136,16 @@ export class Reports {
     return (this.db.prepare(`SELECT COUNT(*) AS n FROM device_log${where.length ? ' WHERE ' + where.join(' AND ') : ''}`).get(...args) as { n: number }).n;
   }
 
+  /** Every device's stored records of one kind stamped in [from, to) (ISO instants), by stamp: the reports' rows. */
+  recordsBetween(kind: LogRecord['kind'], from: string, to: string): { device: string; at: string; record: string }[] {
+    return this.db.prepare('SELECT device, at, record FROM device_log WHERE kind = ? AND at >= ? AND at < ? ORDER BY at, device, key').all(kind, from, to) as { device: string; at: string; record: string }[];
+  }
+
+  /** A device's online/offline transitions as the console saw them, oldest first (the uptime report). */
+  presence(device: string): { at: string; online: number }[] {
+    return this.db.prepare('SELECT at, online FROM device_presence WHERE device = ? ORDER BY at').all(device) as { at: string; online: number }[];
+  }
+
   records(device: string, kind?: LogRecord['kind']): LogRecord[] {
     const rows = (kind ? this.db.prepare('SELECT record FROM device_log WHERE device = ? AND kind = ? ORDER BY at, key').all(device, kind) : this.db.prepare('SELECT record FROM device_log WHERE device = ? ORDER BY at, key').all(device)) as { record: string }[];
     return rows.map((r) => JSON.parse(r.record) as LogRecord);

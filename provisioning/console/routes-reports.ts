@@ -54,7 +54,8 @@ export function reportRoutes(app: FastifyInstance, ctx: Ctx): void {
   /** `untrusted`: the device stamped it before it knew the time and could not correct it (protocol.md "Records"). */
   function deviceRecords<K extends LogKind>(kind: K, zone: string | null, range: { from: string; to: string }): { device: string; zone: string; at: string; data: Data<K>; untrusted: boolean }[] {
     const devices = new Map(ctx.registry.devicesIn(zone).map((d) => [d.id, d.zone]));
-    return (ctx.reports.db.prepare('SELECT device, at, record FROM device_log WHERE kind = ? AND at >= ? AND at < ? ORDER BY at, device, key').all(kind, range.from, range.to) as { device: string; at: string; record: string }[])
+    return ctx.reports
+      .recordsBetween(kind, range.from, range.to)
       .filter((r) => devices.has(r.device))
       .map((r) => {
         const rec = JSON.parse(r.record) as { data: Data<K>; clock?: string };
@@ -140,7 +141,7 @@ export function reportRoutes(app: FastifyInstance, ctx: Ctx): void {
     const t1 = Math.min(ctx.now(), localToEpoch(addDays(q.to, 1), '00:00'));
     if (t1 <= t0) throw httpError('LOA_E_PAYLOAD_SCHEMA', '`to` must not be before `from`');
     const rows = ctx.registry.devicesIn(zone).map((d) => {
-      const ev = ctx.reports.db.prepare('SELECT at, online FROM device_presence WHERE device = ? ORDER BY at').all(d.id) as { at: string; online: number }[];
+      const ev = ctx.reports.presence(d.id);
       let online = false;
       let last = t0;
       let up = 0;
