@@ -38,6 +38,8 @@ export interface LoudnessStats {
 export interface LoudnormReport extends LoudnessStats {
   /** The mode loudnorm ran in. */
   type: 'linear' | 'dynamic';
+  /** The true peak of its output, as its own meter (4× oversampled) read it; NaN when not printed. */
+  outputTP: number;
 }
 
 /** ffmpeg prints -inf/inf for silence; JSON.parse cannot, Number() cannot either. */
@@ -66,6 +68,7 @@ export function parseLoudnorm(log: string): LoudnormReport | null {
     LRA: num(field('input_lra')),
     thresh: num(field('input_thresh')),
     type: type === 'linear' ? 'linear' : 'dynamic',
+    outputTP: num(field('output_tp')),
   };
   return [r.I, r.TP, r.LRA, r.thresh].some(Number.isNaN) ? null : r;
 }
@@ -109,13 +112,22 @@ function measuredOptions(m: LoudnessStats): { I: number; TP: number; LRA: number
 }
 
 /**
+ * loudnorm compares in floating point the values it was handed with two
+ * decimals: a peak landing on the ceiling exactly (-4.00 + 0.30 for -3.70)
+ * can come out a hair over it, and loudnorm then silently runs dynamically.
+ * Being linear is only claimed with this much room.
+ */
+const LINEAR_ROOM_DB = 0.02;
+
+/**
  * Whether loudnorm, given these measured values, normalises linearly; the
  * same test as af_loudnorm.c (config_input): the gain to the target must keep
- * the true peak at or under the target, and the range within the target.
+ * the true peak at or under the target (with LINEAR_ROOM_DB to spare), and
+ * the range within the target.
  */
 export function linearAccepted(m: LoudnessStats, t: LoudnessTarget): boolean {
   const o = measuredOptions(m);
-  return o !== null && o.TP + (t.I - o.I) <= t.TP && o.LRA <= t.LRA;
+  return o !== null && o.TP + (t.I - o.I) <= t.TP - LINEAR_ROOM_DB && o.LRA <= t.LRA;
 }
 
 /**
@@ -222,7 +234,7 @@ export interface Calibration {
 export function finalTarget(c: Calibration, t: LoudnessTarget): LoudnessTarget {
   const wide = { ...t, LRA: Math.max(t.LRA, c.stats.LRA) };
   if (linearAccepted(c.stats, wide)) return wide;
-  return { ...wide, I: Math.min(t.I, c.stats.I + (t.TP - c.stats.TP)) };
+  return { ...wide, I: Math.min(t.I, c.stats.I + (t.TP - c.stats.TP) - 2 * LINEAR_ROOM_DB) };
 }
 
 /** A calibration the final linear gain can finish: loudnorm takes it linearly to the target, and it is not limited much harder than needed. */
@@ -265,4 +277,62 @@ export function shapingFilters(r: Method, gainDb: number, m: LoudnessStats, t: L
   const o = measuredOptions(m);
   const measured = o ? `:measured_I=${fixed(o.I)}:measured_TP=${fixed(o.TP)}:measured_LRA=${fixed(o.LRA)}:measured_thresh=${fixed(o.thresh)}` : '';
   return [`loudnorm=I=${fixed(t.I)}:TP=0:LRA=${fixed(t.LRA)}${measured}:linear=false`, downmix(48_000), ...limiter];
+}
+
+// --- what the encoder does to it -------------------------------------------
+
+/** A decoded asset further than this from the target (LU) is encoded again with the codec's loss made up. */
+export const CODEC_TOLERANCE_LU = 0.5;
+/** At most this many encodings (each shaped for a corrected aim) to keep the target as decoded. */
+export const MAX_ENCODINGS = 3;
+/**
+ * Beyond the overshoot measured, the ceiling goes this much lower for the
+ * next encoding: the overshoot itself shifts a little with the shaping (a
+ * harder-limited signal gives the codec other peaks), and ebur128 prints
+ * one decimal.
+ */
+export const OVERSHOOT_MARGIN_DB = 0.3;
+
+/** Whether a decoded asset keeps the target: true peak at or under it, integrated loudness within CODEC_TOLERANCE_LU. */
+export function meetsTarget(out: LoudnessStats, t: LoudnessTarget): boolean {
+  return out.TP <= t.TP && Math.abs(out.I - t.I) <= CODEC_TOLERANCE_LU;
+}
+
+/**
+ * What to shape for before the next encoding, from what the last one aimed
+ * at (`aim`), the true peak it handed the encoder (`fedTP`, loudnorm's
+ * output; NaN when unknown: then taken as the aim's ceiling) and what it
+ * decoded to (`out`). A peak over the target lowers the ceiling to the
+ * target less the codec's overshoot (out.TP - fedTP) and a margin;
+ * loudness further off than the tolerance
+ * moves the aim by what the codec took or added. Kept within what loudnorm
+ * accepts.
+ */
+export function nextAim(aim: LoudnessTarget, fedTP: number, out: LoudnessStats, t: LoudnessTarget): LoudnessTarget {
+  let TP = aim.TP;
+  if (out.TP > t.TP) {
+    // The peak handed on is at most the aim's ceiling, so the new ceiling is always a margin under the last one.
+    const overshoot = out.TP - (Number.isFinite(fedTP) ? Math.min(fedTP, aim.TP) : aim.TP);
+    TP = t.TP - overshoot - OVERSHOOT_MARGIN_DB;
+  }
+  const off = t.I - out.I;
+  const I = Math.abs(off) > CODEC_TOLERANCE_LU ? aim.I + off : aim.I;
+  const round = (v: number) => Math.round(v * 100) / 100;
+  // loudnorm's ranges (af_loudnorm.c): I -70…-5, TP -9…0.
+  return { ...aim, I: round(Math.min(-5, Math.max(-70, I))), TP: round(Math.min(0, Math.max(-9, TP))) };
+}
+
+/**
+ * The encoding to keep: the first that keeps the target; else, of those
+ * under the true-peak ceiling (a ceiling the loudspeakers' amplifiers are
+ * set for), the one nearest the loudness target; else the lowest peak.
+ */
+export function bestEncoding<E extends { output: LoudnessStats }>(tried: readonly E[], t: LoudnessTarget): E {
+  const first = tried[0];
+  if (!first) throw new RangeError('no encoding to choose from');
+  const ok = tried.find((e) => meetsTarget(e.output, t));
+  if (ok) return ok;
+  const under = tried.filter((e) => e.output.TP <= t.TP);
+  if (under.length) return under.reduce((a, e) => (Math.abs(e.output.I - t.I) < Math.abs(a.output.I - t.I) ? e : a));
+  return tried.reduce((a, e) => (e.output.TP < a.output.TP ? e : a), first);
 }

@@ -1,16 +1,20 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open, rm, stat } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { LoaError } from '../protocol/errors.js';
 import { defaultTools, probe, runPass, ToolFailure, type PassOptions, type PassResult, type Tools } from './ingest-ffmpeg.js';
 import {
   best,
+  bestEncoding,
   downmix,
   finalTarget,
   linearFilter,
+  MAX_ENCODINGS,
+  meetsTarget,
   METER,
+  nextAim,
   nextGain,
   parseEbur128,
   parseLoudnorm,
@@ -37,22 +41,22 @@ import { classify, formatDuration, truncation, unprobeable, type Refusal, type S
 //   encode    pass 2: loudnorm linear=true with the measured values,
 //             libopus → a temporary .ogg in outDir; beside it, verify:
 //             ebur128 on the decoded result (output loudness, length) → 0.95
-//   (again)   only when the codec took > 0.5 LU (broadband sound):
-//             encode with that made up, verify                        → 1
+//   (again)   only when the decoded result misses the target (a true peak
+//             over it: Opus' overshoot; > 0.5 LU off: broadband sound):
+//             shape with a lower ceiling / a louder aim, encode, verify,
+//             at most MAX_ENCODINGS in all; the best one is kept         → 1
 //
 // Every failure is a LOA_E_AUDIO_INVALID with a specific message and
 // context.reason (a Refusal, or 'tool' when ffmpeg itself cannot run), and
 // leaves nothing in outDir.
 
-/** The province's one loudness target (EBU R128 for speech over loudspeakers; TP -1.5 leaves room for Opus' overshoot). */
+/** The province's one loudness target (EBU R128 for speech over loudspeakers), as the stored asset decodes. */
 export const INGEST_TARGET: Readonly<LoudnessTarget> = Object.freeze({ I: -16, TP: -1.5, LRA: 11 });
 /** Quieter than this (integrated, LUFS) is a recording of nothing: -60 LUFS is a microphone's noise floor, which normalising would raise by 44 dB. */
 export const SILENT_BELOW_LUFS = -60;
 /** Shorter than one EBU R128 gating block and a bit: loudness cannot be measured. */
 export const MIN_DURATION_MS = 500;
 export const DEFAULT_MAX_DURATION_MS = 3 * 3_600_000;
-/** A decoded asset further than this from the target (LU) is encoded again with the codec's loss made up. */
-export const CODEC_TOLERANCE_LU = 0.5;
 /**
  * The asset encoding: Opus tuned for speech, at complexity 6. libopus'
  * default, 10, took 9.2 s of CPU for 10 minutes of speech, 6 took 6.4–7.0 s,
@@ -94,7 +98,7 @@ export interface IngestResult {
   loudness: {
     /** Pass 1 (ebur128) on the mono downmix of the input. */
     input: { I: number; TP: number; LRA: number };
-    /** ebur128 on the decoded asset: what devices will play. TP is above the target by Opus' overshoot. */
+    /** ebur128 on the decoded asset: what devices will play. */
     output: { I: number; TP: number; LRA: number };
     /**
      * How the target was reached: 'linear' (one gain), 'limited' (gain and a
@@ -103,8 +107,12 @@ export interface IngestResult {
      * 'dynamic' if loudnorm unexpectedly refused to stay linear.
      */
     method: Method | 'dynamic';
-    /** Gain (dB) added in a second encoding to make up what the codec took (broadband sound); 0 when none was needed. */
+    /** How much louder than the target (dB) the signal was made before the encoder, to make up what the codec took (broadband sound); 0 when none was needed. */
     codecGainDb: number;
+    /** How far under the true-peak target (dB) its ceiling was set before the encoder, to leave room for the codec's overshoot; 0 when none was needed. */
+    codecPeakMarginDb: number;
+    /** How many times it was encoded (1 when the first encoding kept the target). */
+    encodings: number;
   };
   /** Container and codec of the input, e.g. "mp3", "wav/pcm_s16le", "ogg/opus", "mp4/aac". */
   sourceFormat: string;
@@ -224,46 +232,33 @@ export async function ingest(inputFile: string, opts: IngestOptions): Promise<In
       throw fail('silent', `the recording is silent (integrated loudness: ${level}; anything under ${SILENT_BELOW_LUFS} LUFS is taken as silence)`);
     }
 
-    // --- calibrate, when one linear gain cannot reach the target ------------
-    const way = route(input, target);
-    let filters: string[];
-    if (way.method === 'linear') {
-      filters = [linearFilter(input, target)];
-    } else {
-      const tried: Calibration[] = [];
-      for (let gain: number | null = way.gainDb; gain !== null; gain = nextGain(tried, target)) {
-        const k = tried.length;
-        const at = 0.5 + (0.1 * k) / MAX_CALIBRATIONS;
-        const { stats } = await timed('calibrate', metered(shapingFilters(way.method, gain, input, target), {
-          totalUs,
-          onFraction: progress.span(at, at + 0.1 / MAX_CALIBRATIONS),
-        })).catch((e: unknown) => {
-          throw toolFailure(e, (reason) => ['damaged', `the file could not be decoded again: ${reason}`]);
-        });
-        if (!stats) throw fail('tool', 'ffmpeg ebur128 printed no summary');
-        tried.push({ gainDb: gain, stats });
-      }
-      const chosen = best(tried, target);
-      filters = [...shapingFilters(way.method, chosen.gainDb, input, target), linearFilter(chosen.stats, finalTarget(chosen, target))];
+    // --- shape, encode, verify what a device will play; again if it misses --
+    // Opus overshoots the true peak it is given (by up to ~2.5 dB on
+    // impulsive speech at 32 kbit/s) and drops loudness it cannot afford
+    // (speech ~0.2 LU, broadband sound up to ~2 LU). What is stored must keep
+    // the target as decoded, so an encoding that misses it is shaped again
+    // with the ceiling lowered by the overshoot and the loudness aim raised by
+    // the loss (nextAim), and encoded again, at most MAX_ENCODINGS times.
+    const attempts: Encoding[] = [];
+    let aim = target;
+    for (let k = 0; k < MAX_ENCODINGS; k++) {
+      // Progress: the first encoding fills 0.5–0.95; any further one shares 0.95–1.
+      const [from, to] = k === 0 ? [0.5, 0.95] : [0.95 + (0.05 * (k - 1)) / (MAX_ENCODINGS - 1), 0.95 + (0.05 * k) / (MAX_ENCODINGS - 1)];
+      const shaped = await shape(input, aim, [from, from + (to - from) / 5]);
+      const file = k === 0 ? tmp : `${tmp.slice(0, -'.ogg'.length)}-${k}.ogg`;
+      const encoded = await timed('encode', encodeAndVerify(shaped.filters, file, [shaped.linear ? from : from + (to - from) / 5, to]));
+      attempts.push({ ...encoded, file, aim, method: shaped.method });
+      if (meetsTarget(encoded.output, target) || k === MAX_ENCODINGS - 1) break;
+      aim = nextAim(aim, encoded.applied?.outputTP ?? NaN, encoded.output, target);
     }
-
-    // --- pass 2: encode, then verify what a device will play ----------------
-    const encodeFrom = way.method === 'linear' ? 0.5 : 0.6;
-    let done = await timed('encode', encodeAndVerify(filters, [encodeFrom, 0.95]));
-    // Opus at 32 kbit/s drops what it cannot afford: speech loses ~0.2 LU,
-    // broadband sound (music, noise) up to ~2 LU. Past the tolerance the
-    // asset is encoded once more with the loss made up, as far as the decoded
-    // true peak allows (0 dBTP).
-    let codecGainDb = 0;
-    const shortfall = target.I - done.output.I;
-    if (Math.abs(shortfall) > CODEC_TOLERANCE_LU) {
-      codecGainDb = Math.round(Math.min(shortfall, -done.output.TP) * 100) / 100;
-      if (Math.abs(codecGainDb) >= 0.1) done = await timed('encode', encodeAndVerify([...filters, `volume=${codecGainDb.toFixed(2)}dB`], [0.95, 1]));
-      else codecGainDb = 0;
-    }
-    const { output, durationMs, sha256, size } = done;
+    const chosen = bestEncoding(attempts, target);
+    for (const a of attempts) if (a !== chosen) await rm(a.file, { force: true });
+    if (chosen.file !== tmp) await rename(chosen.file, tmp);
+    const { output, durationMs, sha256, size } = chosen;
     // INVARIANT: route()/finalTarget() only hand loudnorm values it takes linearly; its report says whether it did.
-    const method: IngestResult['loudness']['method'] = done.applied?.type === 'dynamic' ? 'dynamic' : way.method;
+    const method: IngestResult['loudness']['method'] = chosen.applied?.type === 'dynamic' ? 'dynamic' : chosen.method;
+    const codecGainDb = Math.round((chosen.aim.I - target.I) * 100) / 100;
+    const codecPeakMarginDb = Math.round((target.TP - chosen.aim.TP) * 100) / 100;
 
     progress.report(1);
     return {
@@ -271,15 +266,41 @@ export async function ingest(inputFile: string, opts: IngestOptions): Promise<In
       sha256,
       size,
       durationMs,
-      loudness: { input: { I: input.I, TP: input.TP, LRA: input.LRA }, output: { I: output.I, TP: output.TP, LRA: output.LRA }, method, codecGainDb },
+      loudness: { input: { I: input.I, TP: input.TP, LRA: input.LRA }, output: { I: output.I, TP: output.TP, LRA: output.LRA }, method, codecGainDb, codecPeakMarginDb, encodings: attempts.length },
       sourceFormat: src.format,
       timingsMs,
     };
   } catch (e) {
     // Every process has exited and the file is closed by now (runPass and
     // encodeAndVerify settle only then): nothing writes the file any more.
-    await rm(tmp, { force: true });
+    await Promise.all([tmp, ...Array.from({ length: MAX_ENCODINGS - 1 }, (_, i) => `${tmp.slice(0, -'.ogg'.length)}-${i + 1}.ogg`)].map((f) => rm(f, { force: true })));
     throw e;
+  }
+
+  /**
+   * The filters that bring the input (measured: `m`) to `aim` before the encoder: one linear
+   * loudnorm when it can, else gain and limiter (after range control when the
+   * range is too wide) calibrated by measuring passes, then loudnorm. Progress
+   * of the calibrations covers [from, to].
+   */
+  async function shape(m: LoudnessStats, aim: LoudnessTarget, [from, to]: [number, number]): Promise<{ filters: string[]; method: Method; linear: boolean }> {
+    const way = route(m, aim);
+    if (way.method === 'linear') return { filters: [linearFilter(m, aim)], method: 'linear', linear: true };
+    const tried: Calibration[] = [];
+    for (let gain: number | null = way.gainDb; gain !== null; gain = nextGain(tried, aim)) {
+      const k = tried.length;
+      const at = from + ((to - from) * k) / MAX_CALIBRATIONS;
+      const { stats } = await timed('calibrate', metered(shapingFilters(way.method, gain, m, aim), {
+        totalUs,
+        onFraction: progress.span(at, at + (to - from) / MAX_CALIBRATIONS),
+      })).catch((e: unknown) => {
+        throw toolFailure(e, (reason) => ['damaged', `the file could not be decoded again: ${reason}`]);
+      });
+      if (!stats) throw fail('tool', 'ffmpeg ebur128 printed no summary');
+      tried.push({ gainDb: gain, stats });
+    }
+    const chosen = best(tried, aim);
+    return { filters: [...shapingFilters(way.method, chosen.gainDb, m, aim), linearFilter(chosen.stats, finalTarget(chosen, aim))], method: way.method, linear: false };
   }
 
   function pass(args: string[], o: PassOptions): Promise<PassResult> {
@@ -317,7 +338,7 @@ export async function ingest(inputFile: string, opts: IngestOptions): Promise<In
    * the slowest stage; the others run beside it. Progress (the encoder's)
    * covers [from, to].
    */
-  async function encodeAndVerify(filters: string[], [from, to]: [number, number]): Promise<Encoded> {
+  async function encodeAndVerify(filters: string[], out: string, [from, to]: [number, number]): Promise<Encoded> {
     const stop = new AbortController();
     const pcm = new PassThrough({ highWaterMark: 1 << 20 });
     const ogg = new PassThrough();
@@ -327,12 +348,12 @@ export async function ingest(inputFile: string, opts: IngestOptions): Promise<In
       hash.update(d);
       size += d.length;
     });
-    const file = createWriteStream(tmp);
+    const file = createWriteStream(out);
     ogg.pipe(file);
     const written = new Promise<void>((resolve, reject) => {
       file.on('close', resolve);
       file.on('error', (e) => {
-        reject(fail('tool', `cannot write ${tmp}: ${e.message}`, e));
+        reject(fail('tool', `cannot write ${out}: ${e.message}`, e));
         file.destroy();
       });
     });
@@ -361,6 +382,13 @@ export async function ingest(inputFile: string, opts: IngestOptions): Promise<In
     if (!output) throw fail('tool', 'ffmpeg ebur128 printed no summary for the encoded asset');
     return { applied: parseLoudnorm(shaped.log), output, durationMs: Math.round(verified.outTimeUs / 1000), sha256: hash.digest('hex'), size };
   }
+}
+
+/** One encoding of the ingest: what the shaping aimed at before the encoder, and what came out. */
+interface Encoding extends Encoded {
+  file: string;
+  aim: LoudnessTarget;
+  method: Method;
 }
 
 interface Encoded {

@@ -5,6 +5,7 @@ import { AssetLibrary } from '../provisioning/library.js';
 import { buildTarget, parseTargetSpec, setTarget, storedTargets } from '../provisioning/targets.js';
 import { actor, DATA_OPTION, JSON_OPTION, openRegistry, untilSignal, withRegistry } from './common.js';
 import { readConfigFile } from '../lib/config.js';
+import { parseTrustedProxies } from '../lib/trust-proxy.js';
 
 function readSecretFile(file: string, what: string): string {
   try {
@@ -30,6 +31,7 @@ export const consoleCmd = command({
     tts: { type: 'string', placeholder: 'FILE', description: 'TTS engine config (JSON): {"engine":"espeak"} (default), {"engine":"command","command":[...]}, {"engine":"http","url":"..."}' },
     'cap-areas': { type: 'string', placeholder: 'FILE', description: 'CAP area mapping (JSON): {"geocode":[{"valueName","value","zone"}],"areaDesc":[{"match","zone"}]}' },
     'secure-cookies': { type: 'boolean', description: 'mark session cookies Secure (the console is served over HTTPS)' },
+    'trust-proxy': { type: 'string', multiple: true, placeholder: 'ADDR|CIDR', description: 'a reverse proxy whose X-Forwarded-For is believed (repeatable or a comma list; or $LOA_TRUST_PROXY); default none: the client is the TCP peer' },
     'approve-exercises': { type: 'boolean', description: 'exercises too wait for an approver (actual emergencies always do)' },
     'beacon-sec': { type: 'string', placeholder: 'SEC', description: 'period of the signed time beacon to devices (default 60); devices also get the time on request whenever they connect' },
   },
@@ -43,6 +45,8 @@ export const consoleCmd = command({
     const ca = str(inv.values.ca) ? readSecretFile(str(inv.values.ca)!, 'CA certificate') : null;
     const ttsConfig = str(inv.values.tts) ? readConfigFile(str(inv.values.tts)!) : { engine: 'espeak' };
     const capAreas = str(inv.values['cap-areas']) ? readConfigFile(str(inv.values['cap-areas'])!) : undefined;
+    const trustFlag = inv.values['trust-proxy'] as string[] | undefined;
+    const trustProxy = trustFlag?.length ? parseTrustedProxies(trustFlag) : parseTrustedProxies(inv.io.env.LOA_TRUST_PROXY ? [inv.io.env.LOA_TRUST_PROXY] : [], '$LOA_TRUST_PROXY');
     const port = int('port', inv.values.port, { min: 0, max: 65535 })!;
     const beaconSec = inv.values['beacon-sec'] === undefined ? undefined : int('beacon-sec', inv.values['beacon-sec'], { min: 1, max: 3600 });
     const [{ ConsoleServer }, { createLogger }, { consoleServices }] = await Promise.all([import('../provisioning/console/server.js'), import('../lib/log.js'), import('../provisioning/console/services.js')]);
@@ -58,6 +62,7 @@ export const consoleCmd = command({
       ingest,
       ...(capAreas ? { capAreas: capAreas as never } : {}),
       secureCookies: !!inv.values['secure-cookies'],
+      trustProxy,
       ...(beaconSec ? { beaconMs: beaconSec * 1000 } : {}),
       ...(inv.values['approve-exercises'] ? { approvalModes: ['exercise'] as const } : {}),
     });

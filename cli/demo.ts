@@ -6,7 +6,7 @@ import { defaultDataDir } from '../lib/paths.js';
 import { LoaError } from '../protocol/errors.js';
 import type { LogRecord } from '../protocol/payloads.js';
 import type { Registry } from '../provisioning/registry.js';
-import type { TtsService } from '../provisioning/console/app.js';
+import type { TtsService } from '../provisioning/console/context.js';
 import { localClock, localDate, localMinutes } from '../schedules/time.js';
 import { startPanel } from './device.js';
 import type { Panel } from '../device/panel/server.js';

@@ -20,6 +20,11 @@ export function parseJson(bytes: Buffer | string, what: string): unknown {
   }
 }
 
+/**
+ * The one "parse with a schema or fail with a coded error" of the code base:
+ * MQTT payloads (below), HTTP bodies and queries of the console and the
+ * panel (an absent body is passed as `{}` by the route), stored documents.
+ */
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
   const r = schema.safeParse(value);
   if (!r.success) throw schemaError(what, r.error);

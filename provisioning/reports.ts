@@ -69,6 +69,13 @@ const MIGRATIONS = [
   INSERT INTO device_installs (device, install, first_received_at)
     SELECT device, ${INSTALL('key')}, MIN(received_at) FROM device_log GROUP BY 1, 2;
   `,
+  `
+  -- Devices first heard of by their telemetry or state, ahead of their online status, were online with no
+  -- presence record (the uptime report said 0 %): online since the console first heard of them.
+  INSERT INTO device_presence (device, at, online)
+    SELECT s.device, s.since, 1 FROM device_status s
+    WHERE s.online = 1 AND NOT EXISTS (SELECT 1 FROM device_presence p WHERE p.device = s.device);
+  `,
 ];
 
 /** An emergency ack as a device reports it. */
@@ -127,6 +134,16 @@ export class Reports {
       args.push(kind);
     }
     return (this.db.prepare(`SELECT COUNT(*) AS n FROM device_log${where.length ? ' WHERE ' + where.join(' AND ') : ''}`).get(...args) as { n: number }).n;
+  }
+
+  /** Every device's stored records of one kind stamped in [from, to) (ISO instants), by stamp: the reports' rows. */
+  recordsBetween(kind: LogRecord['kind'], from: string, to: string): { device: string; at: string; record: string }[] {
+    return this.db.prepare('SELECT device, at, record FROM device_log WHERE kind = ? AND at >= ? AND at < ? ORDER BY at, device, key').all(kind, from, to) as { device: string; at: string; record: string }[];
+  }
+
+  /** A device's online/offline transitions as the console saw them, oldest first (the uptime report). */
+  presence(device: string): { at: string; online: number }[] {
+    return this.db.prepare('SELECT at, online FROM device_presence WHERE device = ? ORDER BY at').all(device) as { at: string; online: number }[];
   }
 
   records(device: string, kind?: LogRecord['kind']): LogRecord[] {

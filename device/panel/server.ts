@@ -15,7 +15,7 @@ import { receiveUpload } from '../../lib/upload.js';
 import { uiRoutes } from '../../lib/ui-routes.js';
 import { LoaError } from '../../protocol/errors.js';
 import { installErrorHandler } from '../../lib/http-errors.js';
-import { schemaError } from '../../protocol/codec.js';
+import { parseWith } from '../../protocol/codec.js';
 import { LocalDate, Text } from '../../protocol/payloads.js';
 import { Sha256Hex } from '../../protocol/ids.js';
 import { localDate } from '../../schedules/time.js';
@@ -58,12 +58,6 @@ declare module 'fastify' {
   interface FastifyRequest {
     panelSession: (Session & { id: string }) | null;
   }
-}
-
-function parse<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const r = schema.safeParse(value ?? {});
-  if (!r.success) throw schemaError(what, r.error);
-  return r.data;
 }
 
 const hashId = (id: string) => createHash('sha256').update(id).digest('hex');
@@ -117,7 +111,7 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
 
   const Login = z.strictObject({ password: z.string().min(1).max(200) });
   app.post('/api/login', async (req, reply) => {
-    const { password } = parse(Login, req.body, 'login');
+    const { password } = parseWith(Login, req.body ?? {}, 'login');
     const keys: [LoginThrottle, string][] = [
       [perAddress, req.ip],
       [overall, '*'],
@@ -188,7 +182,7 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
   const PlanQuery = z.strictObject({ date: LocalDate.optional() });
   app.get('/api/plan', async (req) => {
     who(req);
-    const { date = localDate(agent.now()) } = parse(PlanQuery, req.query, 'plan query');
+    const { date = localDate(agent.now()) } = parseWith(PlanQuery, req.query, 'plan query');
     const items = agent.planFor(date) ?? [];
     const d = desk();
     const iso = (x: number) => new Date(x).toISOString();
@@ -205,14 +199,14 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
   const Stop = z.strictObject({ reason: z.string().max(300).optional() });
   app.post('/api/stop', async (req) => {
     const w = who(req);
-    const { reason } = parse(Stop, req.body, 'stop request');
+    const { reason } = parseWith(Stop, req.body ?? {}, 'stop request');
     return { stopped: desk().stop(reason, w) };
   });
 
   const Volume = z.strictObject({ volume: z.int().min(0).max(100) });
   app.post('/api/volume', async (req) => {
     const w = who(req);
-    const { volume } = parse(Volume, req.body, 'volume request');
+    const { volume } = parseWith(Volume, req.body ?? {}, 'volume request');
     return desk().setVolume(volume, w);
   });
 
@@ -224,7 +218,7 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
   const Announce = z.union([z.strictObject({ clip: Sha256Hex, title: Text(200).optional() }), z.strictObject({ text: Text(2000).refine((s) => s.trim().length > 0, 'the text is empty'), title: Text(200).optional() })]);
   app.post('/api/announce', async (req, reply) => {
     const w = who(req);
-    const a = parse(Announce, req.body, 'announcement');
+    const a = parseWith(Announce, req.body ?? {}, 'announcement');
     const r = 'clip' in a ? desk().announceClip(a.clip, a.title, w) : await desk().announceText(a.text, a.title, w);
     return reply.code(202).send(r);
   });
@@ -243,7 +237,7 @@ export async function buildPanelApp(o: PanelOptions): Promise<FastifyInstance> {
   const LogQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(50) });
   app.get('/api/log', async (req) => {
     who(req);
-    const { limit } = parse(LogQuery, req.query, 'log query');
+    const { limit } = parseWith(LogQuery, req.query, 'log query');
     return { records: agent.journal(limit, 'play').map((r) => ({ at: r.at, ...(r.data as object) })) };
   });
 

@@ -1,6 +1,6 @@
 import { isLoaError, reasonOf } from '../../protocol/errors.js';
 import { capKey, mapCap, parseCap } from '../cap.js';
-import type { Ctx } from './app.js';
+import type { Ctx } from './context.js';
 import { allInScope, type Principal } from './access.js';
 import type { DispatchRow } from './dispatch.js';
 import { speakToLibrary } from './media.js';

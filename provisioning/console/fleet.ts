@@ -69,7 +69,15 @@ export class FleetTracker extends EventEmitter<{ changed: [device: string] }> {
       } else {
         const value = kind === 'state' ? decodePayload('state', DeviceState, payload) : decodePayload('telemetry', Telemetry, payload);
         const col = kind === 'state' ? 'state' : 'telemetry';
-        db.prepare(`INSERT INTO device_status (device, online, since, last_seen, ${col}) VALUES (?, 1, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET ${col} = excluded.${col}, last_seen = excluded.last_seen`).run(device, now, now, JSON.stringify(value));
+        db.transaction(() => {
+          db.prepare(`INSERT INTO device_status (device, online, since, last_seen, ${col}) VALUES (?, 1, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET ${col} = excluded.${col}, last_seen = excluded.last_seen`).run(device, now, now, JSON.stringify(value));
+          // A device first heard of by its telemetry (QoS 0) or state, which
+          // the broker may deliver ahead of its online status (QoS 1): the
+          // row above says online from now, and so must the uptime's record,
+          // since that status will then change nothing.
+          // INVARIANT: device_status.online never changes without a device_presence row.
+          if (!prev) db.prepare('INSERT INTO device_presence (device, at, online) VALUES (?, ?, 1)').run(device, now);
+        })();
       }
       this.emit('changed', device);
     } catch (e) {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ownedTempDir } from '../../lib/owned-temp.js';
 import { LoaError } from '../../protocol/errors.js';
 import type { AssetLibrary, Ingest, LibraryAsset } from '../library.js';
-import type { TtsService } from './app.js';
+import type { TtsService } from './context.js';
 
 // The two ways audio enters the library from the console — an upload and a
 // spoken text — and both end in the same ingest (loudness, Opus). The TTS

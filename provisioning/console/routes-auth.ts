@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { verifySecret } from '../../lib/secrets.js';
-import { body, httpError, need, who, type Ctx } from './app.js';
+import { httpError, need, who, type Ctx } from './context.js';
+import { parseWith } from '../../protocol/codec.js';
 import { can } from './access.js';
 import { SESSION_COOKIE } from './sessions.js';
 
@@ -9,7 +10,7 @@ export function authRoutes(app: FastifyInstance, ctx: Ctx): void {
   const Login = z.strictObject({ name: z.string().min(1).max(64), password: z.string().min(1).max(512) });
 
   app.post('/api/login', async (req, reply) => {
-    const { name, password } = body(Login, req.body, 'login');
+    const { name, password } = parseWith(Login, req.body ?? {}, 'login');
     const keys = [`account:${name}`, `ip:${req.ip}`];
     const wait = Math.max(...keys.map((k) => ctx.throttle.waitMs(k)));
     if (wait > 0) {

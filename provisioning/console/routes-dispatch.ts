@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { httpError, need, who, type Ctx } from './app.js';
+import { httpError, need, who, type Ctx } from './context.js';
 import { allInScope, can } from './access.js';
 import { LoaError } from '../../protocol/errors.js';
 

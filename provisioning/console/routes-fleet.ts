@@ -4,7 +4,8 @@ import { addDays, localDate, localToEpoch } from '../../schedules/time.js';
 import { outcomeFields, planOutcomes, type OutcomeRecord } from '../../schedules/plan-outcome.js';
 import { dayPlan } from '../../schedules/plan.js';
 import { LocalDate } from '../../protocol/payloads.js';
-import { body, httpError, need, type Ctx } from './app.js';
+import { httpError, need, type Ctx } from './context.js';
+import { parseWith } from '../../protocol/codec.js';
 import { inScope } from './access.js';
 import { deviceSpec } from '../planning.js';
 
@@ -30,7 +31,7 @@ export function fleetRoutes(app: FastifyInstance, ctx: Ctx): void {
   const DeviceQuery = z.strictObject({ zone: z.string().optional(), offlineHours: z.coerce.number().min(0).optional(), notApplied: z.enum(['1', 'true']).optional() });
   app.get('/api/devices', async (req) => {
     const p = need(req, 'read');
-    const q = body(DeviceQuery, req.query, 'query');
+    const q = parseWith(DeviceQuery, req.query, 'query');
     const scope = q.zone ?? p.zone;
     if (scope && !inScope(p, scope)) throw httpError('LOA_E_FORBIDDEN', `zone ${scope} is outside ${p.zone}`);
     return { devices: ctx.fleet.list(scope ?? null, { ...(q.offlineHours !== undefined ? { offlineHours: q.offlineHours } : {}), notApplied: !!q.notApplied }) };
@@ -48,7 +49,7 @@ export function fleetRoutes(app: FastifyInstance, ctx: Ctx): void {
     const p = need(req, 'read');
     const d = ctx.registry.device(req.params.id);
     if (!d || !inScope(p, d.zone)) throw httpError('LOA_E_NOT_FOUND', `no device "${req.params.id}"`);
-    const { date } = body(z.strictObject({ date: LocalDate.optional() }), req.query, 'query');
+    const { date } = parseWith(z.strictObject({ date: LocalDate.optional() }), req.query, 'query');
     const spec = deviceSpec(ctx.registry, d.id);
     const durations = new Map<string, number>();
     for (const pr of spec.programmes) for (const sha of pr.playlist) {

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { LoaError } from '../../protocol/errors.js';
 import { Text } from '../../protocol/payloads.js';
-import { body, httpError, need, type Ctx } from './app.js';
+import { httpError, need, type Ctx } from './context.js';
+import { parseWith } from '../../protocol/codec.js';
 import { importUpload, speakToLibrary } from './media.js';
 import { receiveUpload } from '../../lib/upload.js';
 
@@ -71,7 +72,7 @@ export function libraryRoutes(app: FastifyInstance, ctx: Ctx): void {
   const TtsRequest = z.strictObject({ text: Text(5000), title: Text(200), voice: z.string().max(40).optional(), speed: z.number().min(0.5).max(2).optional(), engine: z.string().max(40).optional() });
   app.post('/api/tts', async (req) => {
     const p = need(req, 'edit');
-    const r = body(TtsRequest, req.body, 'TTS request');
+    const r = parseWith(TtsRequest, req.body ?? {}, 'TTS request');
     if (!ctx.tts) throw new LoaError('LOA_E_CONFIG_INVALID', 'no TTS engine is configured on this console');
     const job = ctx.jobs.start('tts', p.name, (progress) => speakToLibrary(ctx, r, p.name, progress));
     return { job: job.id };

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ZonePath, zoneContains } from '../../protocol/ids.js';
-import { body, httpError, need, type Ctx } from './app.js';
+import { httpError, need, type Ctx } from './context.js';
+import { parseWith } from '../../protocol/codec.js';
 import { allInScope, inScope } from './access.js';
 import { deleteProgramme, deleteRuleProfile, programme, programmes, type OwnedProgramme, publishZones, ruleProfile, saveProgramme, saveRuleProfile } from '../planning.js';
 
@@ -26,7 +27,7 @@ export function planningRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.put<{ Params: { id: string } }>('/api/programmes/:id', async (req) => {
     const p = need(req, 'edit');
-    const b = body(z.strictObject({ zone: ZonePath, programme: z.record(z.string(), z.unknown()) }), req.body, 'programme');
+    const b = parseWith(z.strictObject({ zone: ZonePath, programme: z.record(z.string(), z.unknown()) }), req.body ?? {}, 'programme');
     if (!inScope(p, b.zone)) throw httpError('LOA_E_FORBIDDEN', `zone ${b.zone} is outside ${p.zone}`);
     if (b.programme.id !== undefined && b.programme.id !== req.params.id) throw httpError('LOA_E_PAYLOAD_SCHEMA', 'the programme id in the body differs from the URL');
     const existing = programme(ctx.registry, req.params.id);
@@ -68,7 +69,7 @@ export function planningRoutes(app: FastifyInstance, ctx: Ctx): void {
   /** Recomputes and republishes the targets of exactly the devices whose target changed, under the given zones. */
   app.post('/api/publish', async (req) => {
     const p = need(req, 'edit');
-    const b = body(z.strictObject({ zones: z.array(ZonePath).max(200).optional() }), req.body, 'publish');
+    const b = parseWith(z.strictObject({ zones: z.array(ZonePath).max(200).optional() }), req.body ?? {}, 'publish');
     const zones = b.zones ?? (p.zone ? [p.zone] : null);
     if (zones && !allInScope(p, zones)) throw httpError('LOA_E_FORBIDDEN', `zones outside ${p.zone}`);
     const published = publishZones(ctx.registry, ctx.library, zones, p.name);

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { LocalDate, type LogKind, type LogRecord } from '../../protocol/payloads.js';
 import { parentZone } from '../../protocol/ids.js';
 import { addDays, localToEpoch } from '../../schedules/time.js';
-import { body, httpError, need, type Ctx } from './app.js';
+import { httpError, need, type Ctx } from './context.js';
+import { parseWith } from '../../protocol/codec.js';
 import { inScope } from './access.js';
 
 // The numbers the province reports upward: what played where and when, how
@@ -53,7 +54,8 @@ export function reportRoutes(app: FastifyInstance, ctx: Ctx): void {
   /** `untrusted`: the device stamped it before it knew the time and could not correct it (protocol.md "Records"). */
   function deviceRecords<K extends LogKind>(kind: K, zone: string | null, range: { from: string; to: string }): { device: string; zone: string; at: string; data: Data<K>; untrusted: boolean }[] {
     const devices = new Map(ctx.registry.devicesIn(zone).map((d) => [d.id, d.zone]));
-    return (ctx.reports.db.prepare('SELECT device, at, record FROM device_log WHERE kind = ? AND at >= ? AND at < ? ORDER BY at, device, key').all(kind, range.from, range.to) as { device: string; at: string; record: string }[])
+    return ctx.reports
+      .recordsBetween(kind, range.from, range.to)
       .filter((r) => devices.has(r.device))
       .map((r) => {
         const rec = JSON.parse(r.record) as { data: Data<K>; clock?: string };
@@ -68,7 +70,7 @@ export function reportRoutes(app: FastifyInstance, ctx: Ctx): void {
   function dailyLog<K extends LogKind, R extends object>(name: string, kind: K, row: (r: { device: string; zone: string; at: string; data: Data<K>; untrusted: boolean }) => R, csv: { header: string[]; row: (r: R) => unknown[] }): void {
     app.get(`/api/reports/${name}`, async (req, reply) => {
       const p = need(req, 'read');
-      const q = body(z.strictObject({ zone: z.string().optional(), date: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
+      const q = parseWith(z.strictObject({ zone: z.string().optional(), date: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
       const zone = scoped(q.zone, p);
       const rows = deviceRecords(kind, zone, localDays(q.date, 1)).map(row);
       if (q.format === 'csv') return sendCsv(reply, `${name}-${q.date}`, csv.header, rows.map(csv.row));
@@ -105,7 +107,7 @@ export function reportRoutes(app: FastifyInstance, ctx: Ctx): void {
   /** Airtime per commune (the parent zone of each village) for the week starting on `week`. */
   app.get('/api/reports/airtime', async (req, reply) => {
     const p = need(req, 'read');
-    const q = body(z.strictObject({ zone: z.string().optional(), week: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
+    const q = parseWith(z.strictObject({ zone: z.string().optional(), week: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
     const zone = scoped(q.zone, p);
     const totals = new Map<string, { seconds: number; items: number; emergencySeconds: number; untrustedItems: number }>();
     for (const { zone: dz, data: d, untrusted } of deviceRecords('play', zone, localDays(q.week, 7))) {
@@ -133,13 +135,13 @@ export function reportRoutes(app: FastifyInstance, ctx: Ctx): void {
   /** Share of time each device was online between two dates, from the transitions the console saw. */
   app.get('/api/reports/uptime', async (req, reply) => {
     const p = need(req, 'read');
-    const q = body(z.strictObject({ zone: z.string().optional(), from: LocalDate, to: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
+    const q = parseWith(z.strictObject({ zone: z.string().optional(), from: LocalDate, to: LocalDate, format: z.enum(['json', 'csv']).default('json') }), req.query, 'query');
     const zone = scoped(q.zone, p);
     const t0 = localToEpoch(q.from, '00:00');
     const t1 = Math.min(ctx.now(), localToEpoch(addDays(q.to, 1), '00:00'));
     if (t1 <= t0) throw httpError('LOA_E_PAYLOAD_SCHEMA', '`to` must not be before `from`');
     const rows = ctx.registry.devicesIn(zone).map((d) => {
-      const ev = ctx.reports.db.prepare('SELECT at, online FROM device_presence WHERE device = ? ORDER BY at').all(d.id) as { at: string; online: number }[];
+      const ev = ctx.reports.presence(d.id);
       let online = false;
       let last = t0;
       let up = 0;

@@ -11,7 +11,8 @@ import { AssetLibrary } from '../library.js';
 import { ProvinceServices } from '../province-services.js';
 import type { Registry } from '../registry.js';
 import { Reports } from '../reports.js';
-import { buildApp, type ConsoleDeps, type IngestService, type TtsService } from './app.js';
+import { buildApp } from './app.js';
+import type { ConsoleDeps, IngestService, TtsService } from './context.js';
 import { Dispatcher } from './dispatch.js';
 import { FleetTracker } from './fleet.js';
 
@@ -31,11 +32,15 @@ export interface ConsoleServerOptions {
   ingest?: IngestService;
   capAreas?: ConsoleDeps['capAreas'];
   secureCookies?: boolean;
+  /** Reverse proxies whose X-Forwarded-For is believed (ConsoleDeps.trustProxy). */
+  trustProxy?: readonly string[];
   /** How often to re-send a live emergency to devices that have not acknowledged it. */
   resendMs?: number;
   beaconMs?: number;
   /** Dispatch modes besides 'actual' that need a second person's approval (e.g. ['exercise']). */
   approvalModes?: readonly ('actual' | 'exercise' | 'test')[];
+  /** The wall clock of the fleet view and the HTTP API (what they record and report); Date.now by default. */
+  now?: () => number;
 }
 
 export class ConsoleServer {
@@ -54,7 +59,7 @@ export class ConsoleServer {
     this.#o = o;
     this.library = new AssetLibrary(o.registry);
     this.reports = new Reports(o.registry.dir);
-    this.fleet = new FleetTracker({ registry: o.registry, reports: this.reports, log: o.log });
+    this.fleet = new FleetTracker({ registry: o.registry, reports: this.reports, log: o.log, ...(o.now ? { now: o.now } : {}) });
     this.dispatcher = new Dispatcher({ registry: o.registry, library: this.library, reports: this.reports, publish: (t, p) => this.#publishEmergency(t, p), log: o.log, ...(o.approvalModes ? { approvalModes: o.approvalModes } : {}) });
     this.services = new ProvinceServices({
       registry: o.registry,
@@ -133,8 +138,10 @@ export class ConsoleServer {
         ...(o.ingest ? { ingest: o.ingest } : {}),
         ...(o.capAreas ? { capAreas: o.capAreas } : {}),
         secureCookies: !!o.secureCookies,
+        ...(o.trustProxy ? { trustProxy: o.trustProxy } : {}),
         uiDir: UI_DIR,
         publishTargets: () => this.services.publishTargets(),
+        ...(o.now ? { now: o.now } : {}),
       });
       try {
         await this.#app.listen({ host: o.http.host, port: o.http.port });

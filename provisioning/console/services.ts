@@ -1,6 +1,6 @@
 import { LoaError } from '../../protocol/errors.js';
 import { ingest } from '../../audio/ingest.js';
-import type { IngestService, TtsService } from './app.js';
+import type { IngestService, TtsService } from './context.js';
 
 // The console's audio services from configuration: the TTS engine (espeak-ng
 // with its Vietnamese voice by default, an external command, or an HTTP

@@ -2,7 +2,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { makeProvince, type TestProvince } from './province.js';
 import { startBroker, type RunningBroker } from './broker.js';
 import { ConsoleServer } from '../../provisioning/console/server.js';
-import type { IngestService, TtsService } from '../../provisioning/console/app.js';
+import type { IngestService, TtsService } from '../../provisioning/console/context.js';
 import { silentLogger, type Logger } from '../../lib/log.js';
 
 // A province with its broker and a running console (HTTP on a free loopback
@@ -40,7 +40,7 @@ export interface Session {
   del(url: string): Promise<LightMyRequestResponse>;
 }
 
-export async function consoleFixture(opts: { tts?: TtsService; ingest?: IngestService; log?: Logger; capAreas?: ConstructorParameters<typeof ConsoleServer>[0]['capAreas']; approvalModes?: ('exercise' | 'test')[] } = {}): Promise<ConsoleFixture> {
+export async function consoleFixture(opts: { tts?: TtsService; ingest?: IngestService; log?: Logger; capAreas?: ConstructorParameters<typeof ConsoleServer>[0]['capAreas']; approvalModes?: ('exercise' | 'test')[]; trustProxy?: string[]; now?: () => number } = {}): Promise<ConsoleFixture> {
   const p = await makeProvince({ accounts: CONSOLE_ACCOUNTS });
   const broker = await startBroker(p.registry, p.dir);
   const make = () => new ConsoleServer({
@@ -52,6 +52,8 @@ export async function consoleFixture(opts: { tts?: TtsService; ingest?: IngestSe
     ...(opts.ingest ? { ingest: opts.ingest } : {}),
     ...(opts.capAreas ? { capAreas: opts.capAreas } : {}),
     ...(opts.approvalModes ? { approvalModes: opts.approvalModes } : {}),
+    ...(opts.trustProxy ? { trustProxy: opts.trustProxy } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
     beaconMs: 60_000,
   });
   let server = make();

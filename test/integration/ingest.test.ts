@@ -100,10 +100,10 @@ for (const f of FORMATS) {
 
     const m = meter(r.file);
     assert.ok(Math.abs(m.I - INGEST_TARGET.I) <= 1, `integrated ${m.I} LUFS, target ${INGEST_TARGET.I}`);
-    // The TP target holds before encoding (loudnorm's and the limiter's);
-    // Opus at 32 kbit/s overshoots espeak's impulsive speech by up to ~2.5 dB.
-    // Unlimited, that speech at -16 LUFS would peak near +3 dBTP.
-    assert.ok(m.TP <= INGEST_TARGET.TP + 2.5, `true peak ${m.TP} dBTP decoded`);
+    // The TP target holds for what is stored, decoded: Opus at 32 kbit/s
+    // overshoots espeak's impulsive speech by up to ~2.5 dB, which the ingest
+    // leaves room for. Unlimited, that speech at -16 LUFS would peak near +3 dBTP.
+    assert.ok(m.TP <= INGEST_TARGET.TP, `true peak ${m.TP} dBTP decoded`);
     assert.ok(Math.abs(r.loudness.output.I - m.I) <= 0.15, `reported ${r.loudness.output.I}, metered ${m.I}`);
     assert.ok(Math.abs(r.loudness.input.I - meter(at(f.file)).I) <= 0.5, 'the input loudness reported is the input\'s');
 
