@@ -33,8 +33,15 @@ function groupMembers(pgid: number): string[] {
 
 const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
 
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  test(`${sig} to npm's pid stops the demo and everything it started, with a line saying so`, async () => {
+// Ctrl-C in a terminal: SIGINT to the whole group, so node gets it twice (npm forwards its copy); the second must not cut the stop short.
+const CASES = [
+  { sig: 'SIGINT', to: 'npm', what: "SIGINT to npm's pid" },
+  { sig: 'SIGTERM', to: 'npm', what: "SIGTERM to npm's pid" },
+  { sig: 'SIGINT', to: 'group', what: 'Ctrl-C (SIGINT to the process group)' },
+] as const;
+
+for (const { sig, to, what } of CASES) {
+  test(`${what} stops the demo and everything it started, with a line saying so`, async () => {
     const data = tempDir('loa-demo-');
     // Its own process group, so the test can see (and at the end clear) everything npm started.
     const npm = spawn('npm', ['start', '--', '--data', data, '--port', '0', '--http-port', '0', '--panel-port', '0'], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -46,7 +53,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       await waitFor(() => (out.match(/target 1 applied/g) ?? []).length === 3, { timeoutMs: 30_000, what: `three villages synced:\n${out}` });
       assert.ok(groupMembers(npm.pid!).some((p) => p.includes('bin/loa.js demo')), 'the demo runs in npm\'s group');
       const t0 = Date.now();
-      process.kill(npm.pid!, sig);
+      process.kill(to === 'npm' ? npm.pid! : -npm.pid!, sig);
       const stopped = await Promise.race([exited(npm).then(() => true), new Promise<false>((r) => setTimeout(r, STOP_BOUND_MS, false))]);
       assert.ok(stopped, `npm still running ${STOP_BOUND_MS} ms after ${sig}; group: ${groupMembers(npm.pid!).join('; ')}\n${out}`);
       assert.is(npm.exitCode, 0, `npm exit ${npm.exitCode ?? npm.signalCode}\n${out}`);
