@@ -51,3 +51,32 @@ export function untilSignal(): Promise<NodeJS.Signals> {
     process.on('SIGTERM', on);
   });
 }
+
+/**
+ * SIGINT and SIGTERM ask the program to stop: `first` resolves with the
+ * first. Unlike untilSignal, the signals stay handled until release(), so
+ * a repeat cannot kill the process halfway through its stop: Ctrl-C in a
+ * terminal reaches both npm and node, and npm forwards its copy to node
+ * too. A repeat more than a second later is someone asking again: `force`.
+ */
+export function stopSignals(force: (sig: NodeJS.Signals) => void): { first: Promise<NodeJS.Signals>; release(): void } {
+  let firstAt = 0;
+  let resolve!: (sig: NodeJS.Signals) => void;
+  const first = new Promise<NodeJS.Signals>((r) => (resolve = r));
+  const on = (sig: NodeJS.Signals) => {
+    const now = performance.now();
+    if (!firstAt) {
+      firstAt = now;
+      resolve(sig);
+    } else if (now - firstAt > 1000) force(sig);
+  };
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  return {
+    first,
+    release: () => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+    },
+  };
+}

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { command, int, str, type Invocation } from '../lib/cli.js';
 import { writeFileAtomic } from '../lib/fs-atomic.js';
@@ -10,7 +10,8 @@ import type { TtsService } from '../provisioning/console/context.js';
 import { localClock, localDate, localMinutes } from '../schedules/time.js';
 import { startPanel } from './device.js';
 import type { Panel } from '../device/panel/server.js';
-import { untilSignal } from './common.js';
+import { stopSignals } from './common.js';
+import { nextDaily, runStamp, untilText } from './demo-text.js';
 
 // `loa demo` (what `npm start` runs): a sample province on this machine, all
 // of it real — the broker, the province console (web UI, API, device
@@ -18,7 +19,8 @@ import { untilSignal } from './common.js';
 // own SQLite file, playing into a WAV file (or the sound card). First run
 // provisions it and makes a bulletin with the Vietnamese TTS; every run
 // schedules that bulletin a minute ahead so it is heard, and `--emergency`
-// fires an exercise alert and prints its acknowledgement roll-up.
+// fires an exercise alert and prints its acknowledgement roll-up. Each run
+// records into its own directory, so a run never overwrites the last one's.
 
 const ZONES: [string, string][] = [
   ['quang-ngai', 'Quảng Ngãi'],
@@ -46,6 +48,8 @@ const BULLETIN_TEXT =
 const BULLETIN_TITLE = 'Bản tin tiêm phòng gia súc';
 /** The bulletin plays this long after the demo starts, at the earliest (programmes start on the minute). */
 const LEAD_MS = 20_000;
+/** The bulletin's daily time (programme ban-tin-sang). */
+const DAILY_AT = '06:30';
 
 interface Credentials {
   devices: Record<string, { zone: string; password: string; panelPassword: string; panelHash: string }>;
@@ -77,7 +81,7 @@ async function provisionDemo(reg: Registry, dir: string, tts: TtsService): Promi
   // them to the morning and evening slots (docs/operations.md). Sơn Tây, beside a clinic, caps lower.
   saveRuleProfile(reg, 'quang-ngai', { windows: [{ days: [1, 2, 3, 4, 5, 6, 7], start: '00:00', end: '00:00', volumeCap: 80 }], defaultVolume: 70 }, 'demo');
   saveRuleProfile(reg, 'quang-ngai/son-tay', { windows: [{ days: [1, 2, 3, 4, 5, 6, 7], start: '00:00', end: '00:00', volumeCap: 60 }] }, 'demo');
-  saveProgramme(reg, lib, 'quang-ngai', { id: 'ban-tin-sang', title: 'Bản tin sáng', level: 'normal', playlist: [asset.sha256], recurrence: { kind: 'daily', time: '06:30' }, resumable: true, zones: ['quang-ngai'] }, 'demo');
+  saveProgramme(reg, lib, 'quang-ngai', { id: 'ban-tin-sang', title: 'Bản tin sáng', level: 'normal', playlist: [asset.sha256], recurrence: { kind: 'daily', time: DAILY_AT }, resumable: true, zones: ['quang-ngai'] }, 'demo');
   writeFileAtomic(join(dir, 'demo-credentials.json'), JSON.stringify(creds, null, 2) + '\n', 0o600);
   return creds;
 }
@@ -107,6 +111,20 @@ function describeRecord(r: LogRecord): string | null {
   return null;
 }
 
+/** A new directory for this run's recordings under `root`, named for its start time (-2, -3 … if one run started in the same second). */
+function claimRunDir(root: string, now: number): string {
+  mkdirSync(root, { recursive: true });
+  for (let n = 1; ; n++) {
+    const d = join(root, runStamp(now) + (n > 1 ? `-${n}` : ''));
+    try {
+      mkdirSync(d);
+      return d;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
 export const demo = command({
   summary: 'run a sample province on this machine: broker, province console and three village agents (what `npm start` runs)',
   options: {
@@ -118,7 +136,7 @@ export const demo = command({
     'sound-card': { type: 'boolean', description: 'play the villages through this machine\'s sound card instead of WAV files' },
     emergency: { type: 'boolean', description: 'also fire an exercise emergency once the villages are synced, and print its ack roll-up' },
   },
-  help: 'First run provisions the sample province and writes its credentials to DIR/demo-credentials.json (mode 0600).\nEach village plays into DIR/villages/<id>/loa.wav (or the sound card with --sound-card). Delete DIR to start afresh.',
+  help: 'First run provisions the sample province and writes its credentials to DIR/demo-credentials.json (mode 0600).\nEach run records each village into DIR/recordings/<start time>/<id>.wav (or plays through the sound card with --sound-card); earlier runs stay there. Delete DIR to start afresh.\nSIGINT (Ctrl-C) or SIGTERM stops it all.',
   run: async (inv: Invocation) => {
     const dir = str(inv.values.data) ?? join(defaultDataDir(inv.io.env), 'demo');
     const host = str(inv.values.host)!;
@@ -150,10 +168,24 @@ export const demo = command({
       registry.close();
       throw fresh ? e : new LoaError('LOA_E_DATA_DIR', `${dir} holds a registry but no usable demo-credentials.json (${(e as Error).message}); remove ${dir} to start the demo afresh`, { cause: e });
     }
-    if (fresh) inv.io.out(`demo province provisioned in ${dir}`);
+    if (fresh) inv.io.out(`Đã tạo tỉnh mẫu trong ${dir} (demo province provisioned)`);
 
+    // From here on a signal stops what has started. Taken before anything listens, so a Ctrl-C while the
+    // agents start waits for them and then stops them all, rather than killing the process halfway.
+    const signals = stopSignals((sig) => {
+      inv.io.err(`Buộc dừng (forced stop: ${sig} again)`);
+      process.exit(130);
+    });
     const broker = new ProvinceBroker({ config: BrokerConfig.parse({ data: dir, host, port }), principals: registry, log });
-    const addr = await broker.start();
+    let addr;
+    try {
+      addr = await broker.start();
+    } catch (e) {
+      registry.close();
+      // Debian's mosquitto package starts a broker on 127.0.0.1:1883, the demo's own port.
+      if (e instanceof LoaError && e.code === 'LOA_E_LISTEN') throw new LoaError('LOA_E_LISTEN', `${e.message} (another MQTT broker there? Debian's mosquitto service holds 1883: "systemctl stop mosquitto", or pick another port with --port)`, { cause: e });
+      throw e;
+    }
     const url = `mqtt://127.0.0.1:${addr.tcp.port}`;
     const server = new ConsoleServer({
       registry,
@@ -170,6 +202,8 @@ export const demo = command({
       throw e;
     }
     const soundCard = !!inv.values['sound-card'];
+    // Each run records into a directory of its own: a run never overwrites the last one's recordings.
+    const recordings = soundCard ? null : claimRunDir(join(dir, 'recordings'), Date.now());
     const applied = new Set<string>();
     let allApplied: () => void;
     const synced = new Promise<void>((r) => (allApplied = r));
@@ -185,7 +219,7 @@ export const demo = command({
         data: join(dir, 'villages', id),
         // Each village's horn is a WAV file paced in real time, or the sound card on request.
         agent: {
-          audio: soundCard ? { output: 'alsa' } : { output: 'wav', wavFile: join(dir, 'villages', id, 'loa.wav') },
+          audio: recordings ? { output: 'wav', wavFile: join(recordings, `${id}.wav`) } : { output: 'alsa' },
           panel: { port: panelPort === 0 ? 0 : panelPort + i, bind: [host] },
         },
       });
@@ -203,19 +237,23 @@ export const demo = command({
     }).map(({ agent, config }) => Object.assign(agent, { demoConfig: config }));
     const a = server.address!;
     const consoleUrl = `http://${a.address}:${a.port}/`;
+    const now = Date.now();
+    const daily = nextDaily(now, DAILY_AT);
     inv.io.err(
       [
         '',
-        `Loa demo — tỉnh mẫu Quảng Ngãi (state in ${dir})`,
+        `Loa demo — tỉnh mẫu Quảng Ngãi, dữ liệu tại (state in) ${dir}`,
         `  Bảng điều khiển tỉnh (province console): ${consoleUrl}`,
         '  Tài khoản (accounts):',
         ...ACCOUNTS.filter(([, , , who]) => who).map(([name, , , who]) => `    ${name.padEnd(16)} ${creds.accounts[name]!.password}   ${who}`),
-        `  Máy chủ MQTT (broker): mqtt://${addr.tcp.address}:${addr.tcp.port}, ${agents.length} cụm loa (village agents) in two communes`,
-        soundCard ? '  Các thôn phát qua loa của máy này (sound card).' : `  Mỗi thôn phát vào tệp (each village plays into) ${join(dir, 'villages', '<id>', 'loa.wav')}`,
-        `  Bản tin "${BULLETIN_TITLE}" phát lúc ${localClock(bulletinAt).slice(0, 5)} (giờ Việt Nam); every day at 06:30 as well.`,
+        `  Máy chủ MQTT (broker): mqtt://${addr.tcp.address}:${addr.tcp.port}, ${agents.length} cụm loa ở hai xã (village agents in two communes)`,
+        recordings
+          ? `  Mỗi thôn phát vào tệp (each village plays into) ${join(recordings, '<id>.wav')}; các lần chạy trước vẫn giữ trong (earlier runs are kept in) ${join(dir, 'recordings')}`
+          : '  Các thôn phát qua loa của máy này (sound card).',
+        `  Bản tin "${BULLETIN_TITLE}" phát lúc ${localClock(bulletinAt).slice(0, 5)} giờ Việt Nam, ${untilText(bulletinAt - now)}`,
+        `    và hằng ngày lúc ${DAILY_AT} (and every day at ${DAILY_AT}): lần tới ${untilText(daily - now)}`,
       ].join('\n'),
     );
-    const stopping = untilSignal();
     const panels: Panel[] = [];
     for (const ag of agents) await ag.start();
     inv.io.err('  Bảng điều khiển tại thôn (local panel of each cluster, for the commune operator):');
@@ -226,12 +264,16 @@ export const demo = command({
     }
     inv.io.err('Nhấn Ctrl-C để dừng (press Ctrl-C to stop).\n');
     if (inv.values.emergency) void fireExercise();
-    await stopping;
+    const sig = await signals.first;
+    inv.io.err(`\nĐang dừng (stopping on ${sig})…`);
     for (const p of panels) await p.stop();
     for (const ag of agents) await ag.stop();
     await server.stop();
     await broker.stop();
     registry.close();
+    signals.release();
+    inv.io.err(`Đã dừng: ${agents.length} cụm loa, bảng điều khiển và máy chủ MQTT đã tắt (stopped: village agents, console and broker).`);
+    if (recordings) inv.io.err(`Bản ghi của lần chạy này (this run's recordings): ${recordings}`);
     return 0;
 
     async function fireExercise(): Promise<void> {

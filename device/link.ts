@@ -169,7 +169,10 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     if (!c) return;
     this.#client = null;
     if (final && c.connected) {
-      await Promise.race([new Promise<void>((r) => c.publish(final.topic, final.payload, { qos: 1, retain: true }, () => r())), new Promise((r) => setTimeout(r, 2000))]);
+      // The bound is cleared once the broker has acknowledged: a timer left pending held `loa demo` open for 2 s after it had stopped.
+      let bound: NodeJS.Timeout | undefined;
+      await Promise.race([new Promise<void>((r) => c.publish(final.topic, final.payload, { qos: 1, retain: true }, () => r())), new Promise((r) => (bound = setTimeout(r, 2000)))]);
+      clearTimeout(bound);
     }
     await endClient(c);
   }

@@ -11,7 +11,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join, relative } from 'node:path';
+import { delimiter, join, relative } from 'node:path';
+import { searchPath } from './preflight.js';
 
 const args = process.argv.slice(2);
 const slow = args.includes('--slow');
@@ -58,6 +59,8 @@ if (!files.length) {
   process.exit(1);
 }
 
+// Debian puts mosquitto in /usr/sbin, which a user's PATH often lacks: search it as the preflight did.
+const childPath = searchPath(process.env).join(delimiter);
 const started = Date.now();
 const results = [];
 let next = 0;
@@ -65,7 +68,7 @@ let next = 0;
 function runOne(file) {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const child = spawn(process.execPath, ['--enable-source-maps', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+    const child = spawn(process.execPath, ['--enable-source-maps', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: childPath, FORCE_COLOR: '0' } });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

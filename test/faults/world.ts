@@ -151,10 +151,14 @@ export class FaultAgent {
     return (await this.current?.proc.stop(signal)) ?? null;
   }
 
-  /** Every log line of every run, parsed (pino JSON). */
-  logs(): LogLine[] {
+  /**
+   * Every log line of every run, parsed (pino JSON); of one run only when given
+   * (a time window around a restart is no way to tell runs apart: a stop that
+   * is quick puts the last run's lines within any window one picks).
+   */
+  logs(run?: AgentRun): LogLine[] {
     const all: LogLine[] = [];
-    for (const r of this.runs) {
+    for (const r of run ? [run] : this.runs) {
       for (const line of r.proc.out().split('\n')) {
         if (!line.startsWith('{')) continue;
         try {
@@ -169,7 +173,7 @@ export class FaultAgent {
 
   /** The village panel's status, as the commune operator's phone reads it (logged in with the cluster's panel password). */
   async panelStatus(): Promise<{ store: { state: string; held: number }; disk: { full: boolean } }> {
-    const line = await this.waitLog((l) => l.msg === 'local panel listening' && Date.parse(l.time) >= this.current!.startedAt - 1000, 'its panel listening');
+    const line = await this.waitLog((l) => l.msg === 'local panel listening', 'its panel listening', undefined, this.current!);
     const url = (line.urls as string[])[0]!;
     const login = await httpOnce('POST', new URL('/api/login', url), { 'content-type': 'application/json' }, JSON.stringify({ password: this.world.p.devices[this.id]!.panelPassword }));
     if (login.status !== 200) throw new Error(`panel login: ${login.status} ${login.text}`);
@@ -177,8 +181,8 @@ export class FaultAgent {
     return JSON.parse((await httpOnce('GET', new URL('/api/status', url), { cookie })).text) as never;
   }
 
-  async waitLog(pred: (l: LogLine) => boolean, what: string, timeoutMs = 20_000): Promise<LogLine> {
-    return waitFor(() => this.logs().find(pred), { timeoutMs, what: `${this.id}: ${what}\n${this.current?.proc.out().slice(-3000)}` });
+  async waitLog(pred: (l: LogLine) => boolean, what: string, timeoutMs = 20_000, run?: AgentRun): Promise<LogLine> {
+    return waitFor(() => this.logs(run).find(pred), { timeoutMs, what: `${this.id}: ${what}\n${this.current?.proc.out().slice(-3000)}` });
   }
 
   /**
