@@ -270,6 +270,17 @@ export class Registry {
     return this.setting('broker_ca');
   }
 
+  /**
+   * Opens a store on the registry's connection: the province stores
+   * (library, targets, planning, sessions, dispatches, jobs) keep their
+   * tables in this file, so that one transaction covers a store's change and
+   * its audit record, but each runs its own SQL in its own module; nothing
+   * else sees the handle.
+   */
+  openStore<T>(open: (db: Db) => T): T {
+    return open(this.db);
+  }
+
   /** Changes whenever any connection commits to the file (PRAGMA data_version), so a long-running broker notices a revoke. */
   changeCounter(): number {
     return this.db.pragma('data_version', { simple: true }) as number;
@@ -404,13 +415,13 @@ export class Registry {
     }).immediate();
   }
 
-  /** A new broker secret; the old one is refused from the moment this commits. */
   /**
    * A new local panel password for a device. Only its hash is kept; the
-   * device learns it from its next target state, so the target version is
-   * bumped here (same spec) and the console republishes it.
+   * device learns it from its next target state, so `bumpTarget` (the target
+   * store's: provisioning/targets.ts rotatePanelPassword) bumps its target
+   * version in the same transaction (same spec) and the console republishes it.
    */
-  async rotatePanelPassword(id: string, actor = 'technician'): Promise<{ device: DeviceRow; panelPassword: string; targetVersion: number | null }> {
+  async rotatePanelPassword(id: string, actor: string, bumpTarget: () => number | null): Promise<{ device: DeviceRow; panelPassword: string; targetVersion: number | null }> {
     const before = this.device(id);
     if (!before) throw new LoaError('LOA_E_DEVICE_NOT_FOUND', `no device "${id}"`, { context: { id } });
     if (before.status === 'revoked') throw new LoaError('LOA_E_DEVICE_REVOKED', `device ${id} is revoked`, { context: { id } });
@@ -418,9 +429,9 @@ export class Registry {
     const panelHash = await this.#hash(panelPassword);
     return this.db.transaction(() => {
       this.db.prepare('UPDATE devices SET panel_hash = ? WHERE id = ?').run(panelHash, id);
-      const t = this.db.prepare('UPDATE targets SET version = version + 1, updated_at = ?, updated_by = ? WHERE device = ? RETURNING version').get(new Date().toISOString(), actor, id) as { version: number } | undefined;
-      this.audit(actor, 'device.panel-password', id, { targetVersion: t?.version ?? null });
-      return { device: this.device(id)!, panelPassword, targetVersion: t?.version ?? null };
+      const targetVersion = bumpTarget();
+      this.audit(actor, 'device.panel-password', id, { targetVersion });
+      return { device: this.device(id)!, panelPassword, targetVersion };
     }).immediate();
   }
 
@@ -429,6 +440,7 @@ export class Registry {
     return (this.db.prepare('SELECT panel_hash FROM devices WHERE id = ?').get(id) as { panel_hash: string } | undefined)?.panel_hash ?? null;
   }
 
+  /** A new broker secret; the old one is refused from the moment this commits. */
   async rotateDevice(id: string, actor = 'technician'): Promise<{ device: DeviceRow; secret: string; panelHash: string }> {
     const before = this.device(id);
     if (!before) throw new LoaError('LOA_E_DEVICE_NOT_FOUND', `no device "${id}"`, { context: { id } });

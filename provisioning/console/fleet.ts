@@ -5,6 +5,7 @@ import { reasonOf } from '../../protocol/errors.js';
 import { DeviceState, DeviceStatus, Telemetry } from '../../protocol/payloads.js';
 import type { Registry } from '../registry.js';
 import type { Reports } from '../reports.js';
+import { targetVersion } from '../targets.js';
 
 // The console's live view of the fleet, fed by what devices publish (status,
 // state, telemetry) and kept in reports.sqlite so "offline since" survives a
@@ -89,7 +90,7 @@ export class FleetTracker extends EventEmitter<{ changed: [device: string] }> {
     const d = this.#reg.device(device);
     if (!d) return null;
     const r = this.#row(device);
-    const t = this.#reg.db.prepare('SELECT version FROM targets WHERE device = ?').get(device) as { version: number } | undefined;
+    const version = targetVersion(this.#reg, device);
     return {
       id: d.id,
       zone: d.zone,
@@ -99,7 +100,7 @@ export class FleetTracker extends EventEmitter<{ changed: [device: string] }> {
       lastSeen: r?.last_seen ?? null,
       state: r?.state ? (JSON.parse(r.state) as DeviceState) : null,
       telemetry: r?.telemetry ? (JSON.parse(r.telemetry) as Telemetry) : null,
-      targetVersion: t?.version ?? null,
+      targetVersion: version,
     };
   }
 
