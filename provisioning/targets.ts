@@ -57,8 +57,7 @@ export function setTarget(reg: Registry, lib: AssetLibrary, deviceId: string, sp
     .transaction(() => {
       const row = db.prepare('SELECT version FROM targets WHERE device = ?').get(deviceId) as { version: number } | undefined;
       const version = (row?.version ?? 0) + 1;
-      db
-        .prepare('INSERT INTO targets (device, version, spec, updated_at, updated_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET version = excluded.version, spec = excluded.spec, updated_at = excluded.updated_at, updated_by = excluded.updated_by')
+      db.prepare('INSERT INTO targets (device, version, spec, updated_at, updated_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET version = excluded.version, spec = excluded.spec, updated_at = excluded.updated_at, updated_by = excluded.updated_by')
         .run(deviceId, version, JSON.stringify(spec), new Date().toISOString(), actor);
       reg.audit(actor, 'target.set', deviceId, { version });
       return version;
