@@ -7,6 +7,7 @@ import { BUNDLE_FORMAT, DeviceBundle } from '../protocol/bundle.js';
 import { ACCOUNT_ROLES, Registry, type DeviceRow } from '../provisioning/registry.js';
 import { actor, DATA_OPTION, dataDir, JSON_OPTION, withRegistry } from './common.js';
 import { mosquittoAcl } from '../provisioning/mosquitto.js';
+import { rotatePanelPassword } from '../provisioning/targets.js';
 
 // `loa provision …`: the technician's commands against the province registry.
 // Each validates its input first, changes the registry in one transaction and
@@ -188,7 +189,7 @@ const devicePanelPassword = command({
   help: 'The running console republishes the target within seconds; open panel sessions on the device end when it arrives.\nA device without a target yet keeps the bundle\'s password until its first target.',
   run: (inv) =>
     withRegistry(inv, async (reg) => {
-      const r = await reg.rotatePanelPassword(inv.positionals[0]!, actor());
+      const r = await rotatePanelPassword(reg, inv.positionals[0]!, actor());
       print(inv, { device: r.device, panelPassword: r.panelPassword, targetVersion: r.targetVersion }, `device ${r.device.id}: new local panel password (shown once): ${r.panelPassword}\n${r.targetVersion === null ? 'the device has no target yet: it keeps the bundle\'s password until its first one' : `target version ${r.targetVersion} carries it to the device`}`);
       return 0;
     }),

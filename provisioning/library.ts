@@ -7,13 +7,16 @@ import { fsyncDir, writeTempFile } from '../lib/fs-atomic.js';
 import { ownedTempDir } from '../lib/owned-temp.js';
 import { isLoaError, LoaError } from '../protocol/errors.js';
 import type { AssetRef } from '../protocol/payloads.js';
+import type { Db } from '../lib/sqlite.js';
 import type { Registry } from './registry.js';
 import { ingest as ffmpegIngest, type IngestOptions, type IngestResult } from '../audio/ingest.js';
 import { ToolFailure } from '../audio/ingest-ffmpeg.js';
 
 // The province's audio library: files named by their sha256 under
 // <data>/library, with their metadata in the registry. What devices fetch is
-// addressed by content, so a file is never changed in place.
+// addressed by content, so a file is never changed in place. The library
+// table is this module's: its SQL lives here alone, on the registry's
+// connection (Registry.openStore), so an asset and its audit record commit together.
 
 const run = promisify(execFile);
 
@@ -72,9 +75,11 @@ function killedTool(e: unknown): LoaError | null {
 export class AssetLibrary {
   readonly dir: string;
   readonly #reg: Registry;
+  readonly #db: Db;
 
   constructor(registry: Registry) {
     this.#reg = registry;
+    this.#db = registry.openStore((db) => db);
     this.dir = join(registry.dir, 'library');
   }
 
@@ -83,12 +88,12 @@ export class AssetLibrary {
   }
 
   get(sha256: string): LibraryAsset | null {
-    const r = this.#reg.db.prepare(`SELECT ${COLUMNS} FROM library WHERE sha256 = ?`).get(sha256) as Row | undefined;
+    const r = this.#db.prepare(`SELECT ${COLUMNS} FROM library WHERE sha256 = ?`).get(sha256) as Row | undefined;
     return r ? fromRow(r) : null;
   }
 
   list(): LibraryAsset[] {
-    return (this.#reg.db.prepare(`SELECT ${COLUMNS} FROM library ORDER BY added_at`).all() as Row[]).map(fromRow);
+    return (this.#db.prepare(`SELECT ${COLUMNS} FROM library ORDER BY added_at`).all() as Row[]).map(fromRow);
   }
 
   /** Adds bytes with known metadata; adding the same bytes again returns the existing entry. */
@@ -104,8 +109,8 @@ export class AssetLibrary {
     try {
       renameSync(tmp, this.path(sha256));
       fsyncDir(this.dir);
-      this.#reg.db.transaction(() => {
-        this.#reg.db
+      this.#db.transaction(() => {
+        this.#db
           .prepare('INSERT INTO library (sha256, size, mime, duration_ms, title, added_at, added_by, loudness, source_format) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
           .run(sha256, bytes.length, meta.mime, meta.durationMs, title, new Date().toISOString(), meta.actor, meta.loudness ? JSON.stringify(meta.loudness) : null, meta.sourceFormat ?? null);
         this.#reg.audit(meta.actor, 'library.add', sha256, { title, size: bytes.length, ...(meta.loudness ? { loudness: meta.loudness.I } : {}) });

@@ -4,6 +4,7 @@ import { zoneContains, zoneLineage } from '../protocol/ids.js';
 import { Programme, RuleProfile } from '../protocol/payloads.js';
 import { parseWith } from '../protocol/codec.js';
 import { checkProgrammes } from '../schedules/plan.js';
+import type { Db } from '../lib/sqlite.js';
 import type { AssetLibrary } from './library.js';
 import type { Registry } from './registry.js';
 import { setTarget, storedTargets, type TargetSpec } from './targets.js';
@@ -14,6 +15,10 @@ import { setTarget, storedTargets, type TargetSpec } from './targets.js';
 // under the changed zones and gives a new version only to those whose target
 // actually changed, so no village refetches anything for nothing.
 
+// The programmes and rule_profiles tables are this module's: their SQL lives
+// here alone, on the registry's connection (Registry.openStore).
+const store = (reg: Registry) => reg.openStore((db: Db) => db);
+
 export interface OwnedProgramme {
   /** The zone that owns it (who may edit it); its `zones` lie inside this one. */
   zone: string;
@@ -23,7 +28,7 @@ export interface OwnedProgramme {
 }
 
 export function programmes(reg: Registry, scope: string | null = null): OwnedProgramme[] {
-  const rows = reg.db.prepare('SELECT zone, spec, updated_at, updated_by FROM programmes ORDER BY zone, id').all() as { zone: string; spec: string; updated_at: string; updated_by: string }[];
+  const rows = store(reg).prepare('SELECT zone, spec, updated_at, updated_by FROM programmes ORDER BY zone, id').all() as { zone: string; spec: string; updated_at: string; updated_by: string }[];
   return rows
     .filter((r) => scope === null || zoneContains(scope, r.zone))
     .map((r) => ({ zone: r.zone, programme: Programme.parse(JSON.parse(r.spec)), updatedAt: r.updated_at, updatedBy: r.updated_by }));
@@ -43,9 +48,9 @@ export function saveProgramme(reg: Registry, lib: AssetLibrary, zone: string, in
   const existing = programme(reg, p.id);
   if (existing && existing.zone !== zone) problems.push(`programme id ${p.id} already belongs to zone ${existing.zone}`);
   if (problems.length) throw new LoaError('LOA_E_SCHEDULE_INVALID', `programme ${p.id} refused: ${problems.join('; ')}`, { context: { problems } });
-  reg.db.transaction(() => {
-    reg.db
-      .prepare('INSERT INTO programmes (id, zone, spec, updated_at, updated_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at, updated_by = excluded.updated_by')
+  const db = store(reg);
+  db.transaction(() => {
+    db.prepare('INSERT INTO programmes (id, zone, spec, updated_at, updated_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at, updated_by = excluded.updated_by')
       .run(p.id, zone, JSON.stringify(p), new Date().toISOString(), actor);
     reg.audit(actor, existing ? 'programme.update' : 'programme.add', p.id, { zone, title: p.title });
   })();
@@ -55,23 +60,24 @@ export function saveProgramme(reg: Registry, lib: AssetLibrary, zone: string, in
 export function deleteProgramme(reg: Registry, id: string, actor: string): void {
   const p = programme(reg, id);
   if (!p) throw new LoaError('LOA_E_SCHEDULE_INVALID', `no programme "${id}"`);
-  reg.db.transaction(() => {
-    reg.db.prepare('DELETE FROM programmes WHERE id = ?').run(id);
+  const db = store(reg);
+  db.transaction(() => {
+    db.prepare('DELETE FROM programmes WHERE id = ?').run(id);
     reg.audit(actor, 'programme.delete', id, { zone: p.zone });
   })();
 }
 
 export function ruleProfile(reg: Registry, zone: string): RuleProfile | null {
-  const r = reg.db.prepare('SELECT spec FROM rule_profiles WHERE zone = ?').get(zone) as { spec: string } | undefined;
+  const r = store(reg).prepare('SELECT spec FROM rule_profiles WHERE zone = ?').get(zone) as { spec: string } | undefined;
   return r ? RuleProfile.parse(JSON.parse(r.spec)) : null;
 }
 
 export function saveRuleProfile(reg: Registry, zone: string, input: unknown, actor: string): RuleProfile {
   if (!reg.zone(zone)) throw new LoaError('LOA_E_ZONE_NOT_FOUND', `zone ${zone} does not exist`, { context: { zone } });
   const profile = parseWith(RuleProfile, { ...(input as object), zone }, 'rule profile');
-  reg.db.transaction(() => {
-    reg.db
-      .prepare('INSERT INTO rule_profiles (zone, spec, updated_at, updated_by) VALUES (?, ?, ?, ?) ON CONFLICT (zone) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at, updated_by = excluded.updated_by')
+  const db = store(reg);
+  db.transaction(() => {
+    db.prepare('INSERT INTO rule_profiles (zone, spec, updated_at, updated_by) VALUES (?, ?, ?, ?) ON CONFLICT (zone) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at, updated_by = excluded.updated_by')
       .run(zone, JSON.stringify(profile), new Date().toISOString(), actor);
     reg.audit(actor, 'rules.update', zone, profile);
   })();
@@ -79,8 +85,9 @@ export function saveRuleProfile(reg: Registry, zone: string, input: unknown, act
 }
 
 export function deleteRuleProfile(reg: Registry, zone: string, actor: string): void {
-  reg.db.transaction(() => {
-    reg.db.prepare('DELETE FROM rule_profiles WHERE zone = ?').run(zone);
+  const db = store(reg);
+  db.transaction(() => {
+    db.prepare('DELETE FROM rule_profiles WHERE zone = ?').run(zone);
     reg.audit(actor, 'rules.delete', zone);
   })();
 }

@@ -14,6 +14,13 @@ import { ROLES, type Role } from '../protocol/contract.js';
 // provisioned device that the broker then forgets is a cluster bricked on a
 // pole). Private signing keys live beside it in keys/*.key, mode 0600, so the
 // dispatch key can be moved to the dispatch workstation alone.
+//
+// The file also holds the province stores' tables (library, targets,
+// programmes, rule profiles, sessions, dispatches, jobs: created by the
+// numbered migrations below, one schema history for the file). Each store's
+// SQL lives in its own module, on this connection handed over by openStore();
+// the registry's own SQL touches only zones, devices, accounts, signing_keys,
+// settings and audit (test/unit/stores.test.ts checks both).
 
 export const REGISTRY_FILE = 'registry.sqlite';
 export const KEY_NAMES = ['console', 'dispatch'] as const;
@@ -176,12 +183,12 @@ export interface RegistryOptions {
 
 export class Registry {
   readonly dir: string;
-  readonly db: Db;
+  readonly #db: Db;
   readonly #opts: RegistryOptions;
 
   private constructor(dir: string, db: Db, opts: RegistryOptions) {
     this.dir = dir;
-    this.db = db;
+    this.#db = db;
     this.#opts = opts;
   }
 
@@ -242,7 +249,7 @@ export class Registry {
   }
 
   close(): void {
-    this.db.close();
+    this.#db.close();
   }
 
   #now(): string {
@@ -254,11 +261,11 @@ export class Registry {
   }
 
   #setSetting(key: string, value: string): void {
-    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.#db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   setting(key: string): string | null {
-    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+    const row = this.#db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
     return row?.value ?? null;
   }
 
@@ -270,23 +277,34 @@ export class Registry {
     return this.setting('broker_ca');
   }
 
+  /**
+   * Opens a store on the registry's connection: the province stores
+   * (library, targets, planning, sessions, dispatches, jobs) keep their
+   * tables in this file, so that one transaction covers a store's change and
+   * its audit record, but each runs its own SQL in its own module; nothing
+   * else sees the handle.
+   */
+  openStore<T>(open: (db: Db) => T): T {
+    return open(this.#db);
+  }
+
   /** Changes whenever any connection commits to the file (PRAGMA data_version), so a long-running broker notices a revoke. */
   changeCounter(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
+    return this.#db.pragma('data_version', { simple: true }) as number;
   }
 
   audit(actor: string, action: string, subject: string, detail?: unknown): void {
-    this.db.prepare('INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)').run(this.#now(), actor, action, subject, detail === undefined ? null : JSON.stringify(detail));
+    this.#db.prepare('INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)').run(this.#now(), actor, action, subject, detail === undefined ? null : JSON.stringify(detail));
   }
 
   auditLog(limit = 100): { at: string; actor: string; action: string; subject: string; detail: unknown }[] {
-    return (this.db.prepare('SELECT at, actor, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?').all(limit) as { at: string; actor: string; action: string; subject: string; detail: string | null }[]).map((r) => ({ ...r, detail: r.detail === null ? null : JSON.parse(r.detail) }));
+    return (this.#db.prepare('SELECT at, actor, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?').all(limit) as { at: string; actor: string; action: string; subject: string; detail: string | null }[]).map((r) => ({ ...r, detail: r.detail === null ? null : JSON.parse(r.detail) }));
   }
 
   // ------------------------------------------------------------------ keys
 
   publicKeys(name: KeyName): string[] {
-    return (this.db.prepare('SELECT public_key FROM signing_keys WHERE name = ? ORDER BY created_at').all(name) as { public_key: string }[]).map((r) => r.public_key);
+    return (this.#db.prepare('SELECT public_key FROM signing_keys WHERE name = ? ORDER BY created_at').all(name) as { public_key: string }[]).map((r) => r.public_key);
   }
 
   privateKeyFile(name: KeyName): string {
@@ -311,36 +329,36 @@ export class Registry {
       throw new LoaError('LOA_E_ZONE_NAME_INVALID', `zone name must be 1–120 printable characters, got ${JSON.stringify(name)}`);
     }
     const parent = parentZone(path);
-    return this.db.transaction(() => {
+    return this.#db.transaction(() => {
       if (this.zone(path)) throw new LoaError('LOA_E_ZONE_EXISTS', `zone ${path} already exists`, { context: { path } });
       if (parent && !this.zone(parent)) throw new LoaError('LOA_E_ZONE_PARENT_MISSING', `parent zone ${parent} does not exist; add it first`, { context: { path, parent } });
       if (parent && this.devicesIn(parent, { direct: true }).length) {
         throw new LoaError('LOA_E_ZONE_NOT_LEAF', `zone ${parent} has devices; a zone with devices cannot get child zones`, { context: { parent } });
       }
       const at = this.#now();
-      this.db.prepare('INSERT INTO zones (path, parent, name, created_at) VALUES (?, ?, ?, ?)').run(path, parent, clean, at);
+      this.#db.prepare('INSERT INTO zones (path, parent, name, created_at) VALUES (?, ?, ?, ?)').run(path, parent, clean, at);
       this.audit(actor, 'zone.add', path, { name: clean });
       return { path, parent, name: clean, createdAt: at };
     })();
   }
 
   zone(path: string): Zone | null {
-    const r = this.db.prepare('SELECT path, parent, name, created_at AS createdAt FROM zones WHERE path = ?').get(path) as Zone | undefined;
+    const r = this.#db.prepare('SELECT path, parent, name, created_at AS createdAt FROM zones WHERE path = ?').get(path) as Zone | undefined;
     return r ?? null;
   }
 
   zones(): Zone[] {
-    return this.db.prepare('SELECT path, parent, name, created_at AS createdAt FROM zones ORDER BY path').all() as Zone[];
+    return this.#db.prepare('SELECT path, parent, name, created_at AS createdAt FROM zones ORDER BY path').all() as Zone[];
   }
 
   #isLeaf(path: string): boolean {
-    return !this.db.prepare('SELECT 1 FROM zones WHERE parent = ? LIMIT 1').get(path);
+    return !this.#db.prepare('SELECT 1 FROM zones WHERE parent = ? LIMIT 1').get(path);
   }
 
   // --------------------------------------------------------------- devices
 
   #nameTaken(name: string): boolean {
-    return !!this.db.prepare('SELECT 1 FROM devices WHERE id = ? UNION ALL SELECT 1 FROM accounts WHERE name = ?').get(name, name);
+    return !!this.#db.prepare('SELECT 1 FROM devices WHERE id = ? UNION ALL SELECT 1 FROM accounts WHERE name = ?').get(name, name);
   }
 
   /**
@@ -357,12 +375,12 @@ export class Registry {
     const secret = newSecret();
     const panelPassword = newPanelPassword();
     const [secretHash, panelHash] = await Promise.all([this.#hash(secret), this.#hash(panelPassword)]);
-    const device = this.db.transaction(() => {
+    const device = this.#db.transaction(() => {
       // Checked again inside the transaction: the hashing above yielded to the event loop.
       this.#checkDeviceZone(opts.zone);
       if (this.#nameTaken(id)) throw new LoaError('LOA_E_NAME_TAKEN', `"${id}" is already a device or account name`, { context: { id } });
       const at = this.#now();
-      this.db.prepare("INSERT INTO devices (id, zone, secret_hash, panel_hash, status, created_at) VALUES (?, ?, ?, ?, 'active', ?)").run(id, opts.zone, secretHash, panelHash, at);
+      this.#db.prepare("INSERT INTO devices (id, zone, secret_hash, panel_hash, status, created_at) VALUES (?, ?, ?, ?, 'active', ?)").run(id, opts.zone, secretHash, panelHash, at);
       this.audit(opts.actor ?? 'technician', 'device.add', id, { zone: opts.zone });
       return this.device(id)!;
     }).immediate();
@@ -376,71 +394,72 @@ export class Registry {
 
   /** Removes a device that was registered moments ago, when writing its bundle failed. */
   undoAddDevice(id: string): void {
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM devices WHERE id = ?').run(id);
+    this.#db.transaction(() => {
+      this.#db.prepare('DELETE FROM devices WHERE id = ?').run(id);
       this.audit('technician', 'device.add.undone', id);
     })();
   }
 
   device(id: string): DeviceRow | null {
-    const r = this.db.prepare('SELECT id, zone, status, created_at AS createdAt, rotated_at AS rotatedAt, revoked_at AS revokedAt FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
+    const r = this.#db.prepare('SELECT id, zone, status, created_at AS createdAt, rotated_at AS rotatedAt, revoked_at AS revokedAt FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
     return r ?? null;
   }
 
   devicesIn(zone: string | null, opts: { direct?: boolean } = {}): DeviceRow[] {
-    const all = this.db.prepare('SELECT id, zone, status, created_at AS createdAt, rotated_at AS rotatedAt, revoked_at AS revokedAt FROM devices ORDER BY zone, id').all() as DeviceRow[];
+    const all = this.#db.prepare('SELECT id, zone, status, created_at AS createdAt, rotated_at AS rotatedAt, revoked_at AS revokedAt FROM devices ORDER BY zone, id').all() as DeviceRow[];
     if (zone === null) return all;
     return all.filter((d) => (opts.direct ? d.zone === zone : zoneContains(zone, d.zone)));
   }
 
   revokeDevice(id: string, actor = 'technician'): DeviceRow {
-    return this.db.transaction(() => {
+    return this.#db.transaction(() => {
       const d = this.device(id);
       if (!d) throw new LoaError('LOA_E_DEVICE_NOT_FOUND', `no device "${id}"`, { context: { id } });
       if (d.status === 'revoked') throw new LoaError('LOA_E_DEVICE_REVOKED', `device ${id} is already revoked (${d.revokedAt})`, { context: { id } });
-      this.db.prepare("UPDATE devices SET status = 'revoked', revoked_at = ? WHERE id = ?").run(this.#now(), id);
+      this.#db.prepare("UPDATE devices SET status = 'revoked', revoked_at = ? WHERE id = ?").run(this.#now(), id);
       this.audit(actor, 'device.revoke', id);
       return this.device(id)!;
     }).immediate();
   }
 
-  /** A new broker secret; the old one is refused from the moment this commits. */
   /**
    * A new local panel password for a device. Only its hash is kept; the
-   * device learns it from its next target state, so the target version is
-   * bumped here (same spec) and the console republishes it.
+   * device learns it from its next target state, so `bumpTarget` (the target
+   * store's: provisioning/targets.ts rotatePanelPassword) bumps its target
+   * version in the same transaction (same spec) and the console republishes it.
    */
-  async rotatePanelPassword(id: string, actor = 'technician'): Promise<{ device: DeviceRow; panelPassword: string; targetVersion: number | null }> {
+  async rotatePanelPassword(id: string, actor: string, bumpTarget: () => number | null): Promise<{ device: DeviceRow; panelPassword: string; targetVersion: number | null }> {
     const before = this.device(id);
     if (!before) throw new LoaError('LOA_E_DEVICE_NOT_FOUND', `no device "${id}"`, { context: { id } });
     if (before.status === 'revoked') throw new LoaError('LOA_E_DEVICE_REVOKED', `device ${id} is revoked`, { context: { id } });
     const panelPassword = newPanelPassword();
     const panelHash = await this.#hash(panelPassword);
-    return this.db.transaction(() => {
-      this.db.prepare('UPDATE devices SET panel_hash = ? WHERE id = ?').run(panelHash, id);
-      const t = this.db.prepare('UPDATE targets SET version = version + 1, updated_at = ?, updated_by = ? WHERE device = ? RETURNING version').get(new Date().toISOString(), actor, id) as { version: number } | undefined;
-      this.audit(actor, 'device.panel-password', id, { targetVersion: t?.version ?? null });
-      return { device: this.device(id)!, panelPassword, targetVersion: t?.version ?? null };
+    return this.#db.transaction(() => {
+      this.#db.prepare('UPDATE devices SET panel_hash = ? WHERE id = ?').run(panelHash, id);
+      const targetVersion = bumpTarget();
+      this.audit(actor, 'device.panel-password', id, { targetVersion });
+      return { device: this.device(id)!, panelPassword, targetVersion };
     }).immediate();
   }
 
   /** The scrypt hash of a device's local panel password (sent in its target state). */
   panelHash(id: string): string | null {
-    return (this.db.prepare('SELECT panel_hash FROM devices WHERE id = ?').get(id) as { panel_hash: string } | undefined)?.panel_hash ?? null;
+    return (this.#db.prepare('SELECT panel_hash FROM devices WHERE id = ?').get(id) as { panel_hash: string } | undefined)?.panel_hash ?? null;
   }
 
+  /** A new broker secret; the old one is refused from the moment this commits. */
   async rotateDevice(id: string, actor = 'technician'): Promise<{ device: DeviceRow; secret: string; panelHash: string }> {
     const before = this.device(id);
     if (!before) throw new LoaError('LOA_E_DEVICE_NOT_FOUND', `no device "${id}"`, { context: { id } });
     if (before.status === 'revoked') throw new LoaError('LOA_E_DEVICE_REVOKED', `device ${id} is revoked; provision a new device instead`, { context: { id } });
     const secret = newSecret();
     const secretHash = await this.#hash(secret);
-    return this.db.transaction(() => {
+    return this.#db.transaction(() => {
       const d = this.device(id);
       if (!d || d.status === 'revoked') throw new LoaError('LOA_E_DEVICE_REVOKED', `device ${id} was revoked meanwhile`, { context: { id } });
-      this.db.prepare('UPDATE devices SET secret_hash = ?, rotated_at = ? WHERE id = ?').run(secretHash, this.#now(), id);
+      this.#db.prepare('UPDATE devices SET secret_hash = ?, rotated_at = ? WHERE id = ?').run(secretHash, this.#now(), id);
       this.audit(actor, 'device.rotate', id);
-      const { panel_hash } = this.db.prepare('SELECT panel_hash FROM devices WHERE id = ?').get(id) as { panel_hash: string };
+      const { panel_hash } = this.#db.prepare('SELECT panel_hash FROM devices WHERE id = ?').get(id) as { panel_hash: string };
       return { device: this.device(id)!, secret, panelHash: panel_hash };
     }).immediate();
   }
@@ -460,9 +479,9 @@ export class Registry {
     if (this.#nameTaken(opts.name)) throw new LoaError('LOA_E_NAME_TAKEN', `"${opts.name}" is already a device or account name`, { context: { name: opts.name } });
     const secret = opts.secret ?? newSecret();
     const secretHash = await this.#hash(secret);
-    const account = this.db.transaction(() => {
+    const account = this.#db.transaction(() => {
       if (this.#nameTaken(opts.name)) throw new LoaError('LOA_E_NAME_TAKEN', `"${opts.name}" is already a device or account name`, { context: { name: opts.name } });
-      this.db.prepare("INSERT INTO accounts (name, role, zone, secret_hash, status, created_at) VALUES (?, ?, ?, ?, 'active', ?)").run(opts.name, opts.role, opts.zone ?? null, secretHash, this.#now());
+      this.#db.prepare("INSERT INTO accounts (name, role, zone, secret_hash, status, created_at) VALUES (?, ?, ?, ?, 'active', ?)").run(opts.name, opts.role, opts.zone ?? null, secretHash, this.#now());
       this.audit(opts.actor ?? 'technician', 'account.add', opts.name, { role: opts.role, zone: opts.zone ?? null });
       return this.account(opts.name)!;
     }).immediate();
@@ -470,19 +489,19 @@ export class Registry {
   }
 
   account(name: string): AccountRow | null {
-    const r = this.db.prepare('SELECT name, role, zone, status, created_at AS createdAt FROM accounts WHERE name = ?').get(name) as AccountRow | undefined;
+    const r = this.#db.prepare('SELECT name, role, zone, status, created_at AS createdAt FROM accounts WHERE name = ?').get(name) as AccountRow | undefined;
     return r ?? null;
   }
 
   accounts(): AccountRow[] {
-    return this.db.prepare('SELECT name, role, zone, status, created_at AS createdAt FROM accounts ORDER BY name').all() as AccountRow[];
+    return this.#db.prepare('SELECT name, role, zone, status, created_at AS createdAt FROM accounts ORDER BY name').all() as AccountRow[];
   }
 
   /** Looks up a device or an account by the name it logs in with. */
   principal(name: string): Principal | null {
-    const d = this.db.prepare('SELECT id, zone, secret_hash, status FROM devices WHERE id = ?').get(name) as { id: string; zone: string; secret_hash: string; status: string } | undefined;
+    const d = this.#db.prepare('SELECT id, zone, secret_hash, status FROM devices WHERE id = ?').get(name) as { id: string; zone: string; secret_hash: string; status: string } | undefined;
     if (d) return { kind: 'device', name: d.id, role: 'device', zone: d.zone, secretHash: d.secret_hash, active: d.status === 'active' };
-    const a = this.db.prepare('SELECT name, role, zone, secret_hash, status FROM accounts WHERE name = ?').get(name) as { name: string; role: AccountRole; zone: string | null; secret_hash: string; status: string } | undefined;
+    const a = this.#db.prepare('SELECT name, role, zone, secret_hash, status FROM accounts WHERE name = ?').get(name) as { name: string; role: AccountRole; zone: string | null; secret_hash: string; status: string } | undefined;
     if (a) return { kind: 'account', name: a.name, role: a.role, zone: a.zone, secretHash: a.secret_hash, active: a.status === 'active' };
     return null;
   }

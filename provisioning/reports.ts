@@ -12,6 +12,9 @@ import type { LogBatch, LogRecord } from '../protocol/payloads.js';
 // nextKey): the counter within one store install, and the installs of a
 // device in the order this province first received a record of each (its
 // own clock: a wiped or quarantined store starts a new install, counter 1).
+// It also keeps the console's view of each device (device_status) and its
+// online/offline transitions (device_presence), which the fleet view writes.
+// Its tables' SQL lives here alone; the connection is private.
 
 /** The store install of a record key: what precedes its first ':' ('' when it has none: the whole key is then the counter). */
 export function installOf(key: string): string {
@@ -81,19 +84,29 @@ const MIGRATIONS = [
 /** An emergency ack as a device reports it. */
 export type AckData = Extract<LogRecord, { kind: 'emergency-ack' }>['data'];
 
+/** The console's stored view of one device (console/fleet.ts). */
+export interface DeviceStatusRow {
+  device: string;
+  online: number;
+  since: string;
+  last_seen: string | null;
+  state: string | null;
+  telemetry: string | null;
+}
+
 export class Reports {
-  readonly db: Db;
+  readonly #db: Db;
   readonly #insert;
   readonly #install;
 
   constructor(dataDir: string) {
-    this.db = openDatabase(join(dataDir, 'reports.sqlite'), { synchronous: 'FULL', migrations: MIGRATIONS, what: 'reports' });
-    this.#insert = this.db.prepare('INSERT OR IGNORE INTO device_log (device, key, kind, at, received_at, record) VALUES (?, ?, ?, ?, ?, ?)');
-    this.#install = this.db.prepare('INSERT OR IGNORE INTO device_installs (device, install, first_received_at) VALUES (?, ?, ?)');
+    this.#db = openDatabase(join(dataDir, 'reports.sqlite'), { synchronous: 'FULL', migrations: MIGRATIONS, what: 'reports' });
+    this.#insert = this.#db.prepare('INSERT OR IGNORE INTO device_log (device, key, kind, at, received_at, record) VALUES (?, ?, ?, ?, ?, ?)');
+    this.#install = this.#db.prepare('INSERT OR IGNORE INTO device_installs (device, install, first_received_at) VALUES (?, ?, ?)');
   }
 
   close(): void {
-    this.db.close();
+    this.#db.close();
   }
 
   /**
@@ -102,7 +115,7 @@ export class Reports {
    */
   storeBatch(device: string, batch: LogBatch, receivedAt: string): { keys: string[]; inserted: number } {
     let inserted = 0;
-    this.db
+    this.#db
       .transaction(() => {
         for (const r of batch.records) {
           const n = this.#insert.run(device, r.key, r.kind, r.at, receivedAt, JSON.stringify(r)).changes;
@@ -116,7 +129,7 @@ export class Reports {
 
   /** Every device's acks of one emergency, each device's in the order the device made them (never by their stamps). */
   emergencyAcks(emergency: string): { device: string; key: string; at: string; data: AckData }[] {
-    const rows = this.db
+    const rows = this.#db
       .prepare(`SELECT l.device, l.key, l.at, l.record FROM device_log l ${JOIN_INSTALL} WHERE l.kind = 'emergency-ack' AND json_extract(l.record, '$.data.emergency') = ? ORDER BY ${DEVICE_ORDER}`)
       .all(emergency) as { device: string; key: string; at: string; record: string }[];
     return rows.map((r) => ({ device: r.device, key: r.key, at: r.at, data: (JSON.parse(r.record) as { data: AckData }).data })).filter((r) => r.data.emergency === emergency);
@@ -133,21 +146,55 @@ export class Reports {
       where.push('kind = ?');
       args.push(kind);
     }
-    return (this.db.prepare(`SELECT COUNT(*) AS n FROM device_log${where.length ? ' WHERE ' + where.join(' AND ') : ''}`).get(...args) as { n: number }).n;
+    return (this.#db.prepare(`SELECT COUNT(*) AS n FROM device_log${where.length ? ' WHERE ' + where.join(' AND ') : ''}`).get(...args) as { n: number }).n;
   }
 
   /** Every device's stored records of one kind stamped in [from, to) (ISO instants), by stamp: the reports' rows. */
   recordsBetween(kind: LogRecord['kind'], from: string, to: string): { device: string; at: string; record: string }[] {
-    return this.db.prepare('SELECT device, at, record FROM device_log WHERE kind = ? AND at >= ? AND at < ? ORDER BY at, device, key').all(kind, from, to) as { device: string; at: string; record: string }[];
+    return this.#db.prepare('SELECT device, at, record FROM device_log WHERE kind = ? AND at >= ? AND at < ? ORDER BY at, device, key').all(kind, from, to) as { device: string; at: string; record: string }[];
   }
 
   /** A device's online/offline transitions as the console saw them, oldest first (the uptime report). */
   presence(device: string): { at: string; online: number }[] {
-    return this.db.prepare('SELECT at, online FROM device_presence WHERE device = ? ORDER BY at').all(device) as { at: string; online: number }[];
+    return this.#db.prepare('SELECT at, online FROM device_presence WHERE device = ? ORDER BY at').all(device) as { at: string; online: number }[];
+  }
+
+  /** One device's stored records of one kind stamped in [from, to) (ISO instants), in no order. */
+  deviceRecordsBetween(device: string, kind: LogRecord['kind'], from: string, to: string): LogRecord[] {
+    const rows = this.#db.prepare('SELECT record FROM device_log WHERE device = ? AND kind = ? AND at >= ? AND at < ?').all(device, kind, from, to) as { record: string }[];
+    return rows.map((r) => JSON.parse(r.record) as LogRecord);
+  }
+
+  /** The console's stored view of a device (undefined: never heard of). */
+  deviceStatus(device: string): DeviceStatusRow | undefined {
+    return this.#db.prepare('SELECT device, online, since, last_seen, state, telemetry FROM device_status WHERE device = ?').get(device) as DeviceStatusRow | undefined;
+  }
+
+  /** A device went online or offline at `now`: its status and a presence record, together. */
+  setOnline(device: string, online: boolean, now: string): void {
+    this.#db.transaction(() => {
+      this.#db.prepare('INSERT INTO device_status (device, online, since, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET online = excluded.online, since = excluded.since, last_seen = excluded.last_seen').run(device, online ? 1 : 0, now, now);
+      this.#db.prepare('INSERT INTO device_presence (device, at, online) VALUES (?, ?, ?)').run(device, now, online ? 1 : 0);
+    })();
+  }
+
+  /**
+   * A device's latest state or telemetry, heard at `now`. A device first
+   * heard of (`firstHeard`: no status row yet) by its telemetry (QoS 0) or
+   * state, which the broker may deliver ahead of its online status (QoS 1):
+   * the row says online from now, and so must the uptime's record, since that
+   * status will then change nothing.
+   */
+  setReported(device: string, col: 'state' | 'telemetry', value: unknown, now: string, firstHeard: boolean): void {
+    this.#db.transaction(() => {
+      this.#db.prepare(`INSERT INTO device_status (device, online, since, last_seen, ${col}) VALUES (?, 1, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET ${col} = excluded.${col}, last_seen = excluded.last_seen`).run(device, now, now, JSON.stringify(value));
+      // INVARIANT: device_status.online never changes without a device_presence row.
+      if (firstHeard) this.#db.prepare('INSERT INTO device_presence (device, at, online) VALUES (?, ?, 1)').run(device, now);
+    })();
   }
 
   records(device: string, kind?: LogRecord['kind']): LogRecord[] {
-    const rows = (kind ? this.db.prepare('SELECT record FROM device_log WHERE device = ? AND kind = ? ORDER BY at, key').all(device, kind) : this.db.prepare('SELECT record FROM device_log WHERE device = ? ORDER BY at, key').all(device)) as { record: string }[];
+    const rows = (kind ? this.#db.prepare('SELECT record FROM device_log WHERE device = ? AND kind = ? ORDER BY at, key').all(device, kind) : this.#db.prepare('SELECT record FROM device_log WHERE device = ? ORDER BY at, key').all(device)) as { record: string }[];
     return rows.map((r) => JSON.parse(r.record) as LogRecord);
   }
 }

@@ -3,6 +3,7 @@ import { LoaError } from '../protocol/errors.js';
 import { Sha256Hex, zoneContains, zoneLineage } from '../protocol/ids.js';
 import { Programme, RuleProfile, TargetState, type AssetRef } from '../protocol/payloads.js';
 import { schemaError } from '../protocol/codec.js';
+import type { Db } from '../lib/sqlite.js';
 import type { AssetLibrary } from './library.js';
 import type { Registry } from './registry.js';
 
@@ -28,6 +29,10 @@ export function parseTargetSpec(value: unknown): TargetSpec {
   return r.data;
 }
 
+// The targets table is this module's: its SQL lives here alone, on the
+// registry's connection (Registry.openStore).
+const store = (reg: Registry) => reg.openStore((db: Db) => db);
+
 function deviceOrThrow(reg: Registry, id: string): { zone: string } {
   const d = reg.device(id);
   if (!d) throw new LoaError('LOA_E_DEVICE_NOT_FOUND', `no device "${id}"`, { context: { id } });
@@ -47,12 +52,12 @@ export function setTarget(reg: Registry, lib: AssetLibrary, deviceId: string, sp
   }
   for (const r of spec.rules) if (!lineage.includes(r.zone)) problems.push(`rule profile for ${r.zone} is not in the device's zone lineage (${lineage.join(' > ')})`);
   if (problems.length) throw new LoaError('LOA_E_TARGET_INVALID', `target for ${deviceId} refused: ${problems.join('; ')}`, { context: { problems } });
-  return reg.db
+  const db = store(reg);
+  return db
     .transaction(() => {
-      const row = reg.db.prepare('SELECT version FROM targets WHERE device = ?').get(deviceId) as { version: number } | undefined;
+      const row = db.prepare('SELECT version FROM targets WHERE device = ?').get(deviceId) as { version: number } | undefined;
       const version = (row?.version ?? 0) + 1;
-      reg.db
-        .prepare('INSERT INTO targets (device, version, spec, updated_at, updated_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET version = excluded.version, spec = excluded.spec, updated_at = excluded.updated_at, updated_by = excluded.updated_by')
+      db.prepare('INSERT INTO targets (device, version, spec, updated_at, updated_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET version = excluded.version, spec = excluded.spec, updated_at = excluded.updated_at, updated_by = excluded.updated_by')
         .run(deviceId, version, JSON.stringify(spec), new Date().toISOString(), actor);
       reg.audit(actor, 'target.set', deviceId, { version });
       return version;
@@ -67,7 +72,24 @@ export interface StoredTarget {
 }
 
 export function storedTargets(reg: Registry): StoredTarget[] {
-  return (reg.db.prepare('SELECT device, version, spec FROM targets ORDER BY device').all() as { device: string; version: number; spec: string }[]).map((r) => ({ device: r.device, version: r.version, spec: TargetSpec.parse(JSON.parse(r.spec)) }));
+  return (store(reg).prepare('SELECT device, version, spec FROM targets ORDER BY device').all() as { device: string; version: number; spec: string }[]).map((r) => ({ device: r.device, version: r.version, spec: TargetSpec.parse(JSON.parse(r.spec)) }));
+}
+
+/** The version of a device's stored target (null: none yet). */
+export function targetVersion(reg: Registry, device: string): number | null {
+  return (store(reg).prepare('SELECT version FROM targets WHERE device = ?').get(device) as { version: number } | undefined)?.version ?? null;
+}
+
+/**
+ * A new local panel password for a device (Registry.rotatePanelPassword),
+ * with its target's version bumped in the same transaction (same spec): the
+ * device learns the password from that version, which the console republishes.
+ */
+export function rotatePanelPassword(reg: Registry, id: string, actor = 'technician'): ReturnType<Registry['rotatePanelPassword']> {
+  return reg.rotatePanelPassword(id, actor, () => {
+    const t = store(reg).prepare('UPDATE targets SET version = version + 1, updated_at = ?, updated_by = ? WHERE device = ? RETURNING version').get(new Date().toISOString(), actor, id) as { version: number } | undefined;
+    return t?.version ?? null;
+  });
 }
 
 /** The TargetState a device receives, from its stored spec. */

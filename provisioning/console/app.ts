@@ -21,7 +21,7 @@ import { Sessions, SESSION_COOKIE } from './sessions.js';
 
 export async function buildApp(deps: ConsoleDeps): Promise<FastifyInstance> {
   const now = deps.now ?? Date.now;
-  const jobs = new Jobs({ db: deps.registry.db, now, onError: (err, job) => deps.log.warn({ err, job }, 'job outcome not recorded') });
+  const jobs = deps.registry.openStore((db) => new Jobs({ db, now, onError: (err, job) => deps.log.warn({ err, job }, 'job outcome not recorded') }));
   // Jobs of a console that died (killed, a power cut) answer as interrupted, not as running for ever.
   const interrupted = jobs.recover();
   if (interrupted) deps.log.warn({ jobs: interrupted }, 'jobs interrupted by the console\'s restart');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import type { Logger } from '../../lib/log.js';
+import type { Db } from '../../lib/sqlite.js';
 import { encodeSigned, parseWith } from '../../protocol/codec.js';
 import { LoaError } from '../../protocol/errors.js';
 import { Slug, ZonePath, zoneContains } from '../../protocol/ids.js';
@@ -20,6 +21,9 @@ import { allInScope, can, type Principal } from './access.js';
 // they are sent, with a fresh issued-at. The roll-up per zone counts each
 // device's latest ack — latest in the device's own sequence, not by its
 // clock: received, playing, finished, cancelled, rejected — or silent.
+// The dispatches table is this module's: its SQL lives here alone, on the
+// registry's connection (Registry.openStore), so a dispatch and its audit
+// record commit together.
 
 export const ComposeRequest = z.strictObject({
   mode: z.enum(['actual', 'exercise', 'test']),
@@ -74,6 +78,7 @@ export type Publisher = (topic: string, payload: Buffer) => Promise<void>;
 
 export class Dispatcher extends EventEmitter<{ changed: [id: string] }> {
   readonly #reg: Registry;
+  readonly #db: Db;
   readonly #lib: AssetLibrary;
   readonly #reports: Reports;
   readonly #publish: Publisher;
@@ -85,6 +90,7 @@ export class Dispatcher extends EventEmitter<{ changed: [id: string] }> {
     super();
     this.#approvalModes = new Set(deps.approvalModes ?? ['actual']);
     this.#reg = deps.registry;
+    this.#db = deps.registry.openStore((db) => db);
     this.#lib = deps.library;
     this.#reports = deps.reports;
     this.#publish = deps.publish;
@@ -115,17 +121,17 @@ export class Dispatcher extends EventEmitter<{ changed: [id: string] }> {
   }
 
   get(id: string): DispatchRow | null {
-    const r = this.#reg.db.prepare('SELECT * FROM dispatches WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    const r = this.#db.prepare('SELECT * FROM dispatches WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     return r ? this.#row(r) : null;
   }
 
   byCapKey(key: string): DispatchRow | null {
-    const r = this.#reg.db.prepare('SELECT * FROM dispatches WHERE cap_key = ?').get(key) as Record<string, unknown> | undefined;
+    const r = this.#db.prepare('SELECT * FROM dispatches WHERE cap_key = ?').get(key) as Record<string, unknown> | undefined;
     return r ? this.#row(r) : null;
   }
 
   list(scope: Principal, limit = 100): DispatchRow[] {
-    return (this.#reg.db.prepare('SELECT * FROM dispatches ORDER BY created_at DESC LIMIT ?').all(limit) as Record<string, unknown>[]).map((r) => this.#row(r)).filter((d) => allInScope(scope, d.zones));
+    return (this.#db.prepare('SELECT * FROM dispatches ORDER BY created_at DESC LIMIT ?').all(limit) as Record<string, unknown>[]).map((r) => this.#row(r)).filter((d) => allInScope(scope, d.zones));
   }
 
   #deviceZones(devices: string[]): string[] {
@@ -167,8 +173,8 @@ export class Dispatcher extends EventEmitter<{ changed: [id: string] }> {
       ...(req.title ? { title: req.title } : {}),
     };
     parseWith(EmergencyCommand, cmd, 'emergency command');
-    this.#reg.db.transaction(() => {
-      this.#reg.db
+    this.#db.transaction(() => {
+      this.#db
         .prepare("INSERT INTO dispatches (id, kind, status, mode, command, zones, created_by, created_at, cap_key) VALUES (?, 'start', 'pending', ?, ?, ?, ?, ?, ?)")
         .run(id, req.mode, JSON.stringify(cmd), JSON.stringify(scopeZones), p.name, new Date(now).toISOString(), opts.capKey ?? null);
       this.#reg.audit(p.name, 'dispatch.compose', id, { mode: req.mode, level: req.level, zones: scopeZones, capKey: opts.capKey ?? null });
@@ -205,7 +211,7 @@ export class Dispatcher extends EventEmitter<{ changed: [id: string] }> {
     if (!can(p, 'dispatch') && !can(p, 'approve')) throw new LoaError('LOA_E_FORBIDDEN', `${p.role} accounts cannot cancel`);
     if (!allInScope(p, d.zones)) throw new LoaError('LOA_E_FORBIDDEN', `zones outside ${p.zone ?? 'the province'}`);
     if (d.status === 'pending') {
-      this.#reg.db.prepare("UPDATE dispatches SET status = 'refused' WHERE id = ?").run(id);
+      this.#db.prepare("UPDATE dispatches SET status = 'refused' WHERE id = ?").run(id);
       this.#reg.audit(p.name, 'dispatch.withdraw', id);
       this.emit('changed', id);
       return this.get(id)!;
@@ -214,8 +220,8 @@ export class Dispatcher extends EventEmitter<{ changed: [id: string] }> {
     const cid = randomUUID();
     const now = this.#now();
     const cmd: EmergencyCancel = { type: 'cancel', id: cid, cancels: id, issuedAt: new Date(now).toISOString(), expiresAt: start.expiresAt, scope: start.scope };
-    this.#reg.db.transaction(() => {
-      this.#reg.db
+    this.#db.transaction(() => {
+      this.#db
         .prepare("INSERT INTO dispatches (id, kind, status, mode, command, zones, created_by, created_at, cancels) VALUES (?, 'cancel', 'pending', ?, ?, ?, ?, ?, ?)")
         .run(cid, d.mode, JSON.stringify(cmd), JSON.stringify(d.zones), p.name, new Date(now).toISOString(), id);
       this.#reg.audit(p.name, 'dispatch.cancel', cid, { cancels: id });
@@ -231,14 +237,14 @@ export class Dispatcher extends EventEmitter<{ changed: [id: string] }> {
     // Issued-at is the moment of signing: an approval an hour later must not look an hour old.
     const cmd = d.kind === 'start' ? { ...(d.command as EmergencyStart), issuedAt: new Date(now).toISOString() } : { ...(d.command as EmergencyCancel), issuedAt: new Date(now).toISOString() };
     if (Date.parse(cmd.expiresAt) <= now) {
-      this.#reg.db.prepare("UPDATE dispatches SET status = 'expired' WHERE id = ?").run(id);
+      this.#db.prepare("UPDATE dispatches SET status = 'expired' WHERE id = ?").run(id);
       throw new LoaError('LOA_E_EMERGENCY_EXPIRED', `dispatch ${id} expired before it was approved`);
     }
     const payload = encodeSigned('zone-emergency', this.#sign().sign('emergency', cmd));
     for (const z of cmd.scope.zones) await this.#publish(topics.zoneEmergency(z), payload);
     for (const dev of cmd.scope.devices) await this.#publish(topics.deviceEmergency(dev), payload);
-    this.#reg.db.transaction(() => {
-      this.#reg.db.prepare("UPDATE dispatches SET status = 'sent', command = ?, approved_by = ?, sent_at = ? WHERE id = ?").run(JSON.stringify(cmd), approvedBy, new Date(now).toISOString(), id);
+    this.#db.transaction(() => {
+      this.#db.prepare("UPDATE dispatches SET status = 'sent', command = ?, approved_by = ?, sent_at = ? WHERE id = ?").run(JSON.stringify(cmd), approvedBy, new Date(now).toISOString(), id);
       this.#reg.audit(approvedBy ?? d.createdBy, d.kind === 'start' ? 'dispatch.send' : 'dispatch.cancel.send', id, { approvedBy });
     })();
     this.#log.warn({ dispatch: id, kind: d.kind, mode: d.mode, zones: d.zones, approvedBy }, 'emergency command sent');

@@ -4,7 +4,8 @@ import { decodePayload } from '../../protocol/codec.js';
 import { reasonOf } from '../../protocol/errors.js';
 import { DeviceState, DeviceStatus, Telemetry } from '../../protocol/payloads.js';
 import type { Registry } from '../registry.js';
-import type { Reports } from '../reports.js';
+import type { DeviceStatusRow, Reports } from '../reports.js';
+import { targetVersion } from '../targets.js';
 
 // The console's live view of the fleet, fed by what devices publish (status,
 // state, telemetry) and kept in reports.sqlite so "offline since" survives a
@@ -24,15 +25,6 @@ export interface DeviceView {
   targetVersion: number | null;
 }
 
-interface Row {
-  device: string;
-  online: number;
-  since: string;
-  last_seen: string | null;
-  state: string | null;
-  telemetry: string | null;
-}
-
 export class FleetTracker extends EventEmitter<{ changed: [device: string] }> {
   readonly #reg: Registry;
   readonly #reports: Reports;
@@ -47,8 +39,8 @@ export class FleetTracker extends EventEmitter<{ changed: [device: string] }> {
     this.#now = deps.now ?? Date.now;
   }
 
-  #row(device: string): Row | undefined {
-    return this.#reports.db.prepare('SELECT device, online, since, last_seen, state, telemetry FROM device_status WHERE device = ?').get(device) as Row | undefined;
+  #row(device: string): DeviceStatusRow | undefined {
+    return this.#reports.deviceStatus(device);
   }
 
   /** A message a device published on its status, state or telemetry topic. */
@@ -57,27 +49,16 @@ export class FleetTracker extends EventEmitter<{ changed: [device: string] }> {
     const now = new Date(this.#now()).toISOString();
     const prev = this.#row(device);
     try {
-      const db = this.#reports.db;
       if (kind === 'status') {
         const s = decodePayload('status', DeviceStatus, payload);
         const online = s.state === 'online';
         if (prev && !!prev.online === online) return;
-        db.transaction(() => {
-          db.prepare('INSERT INTO device_status (device, online, since, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET online = excluded.online, since = excluded.since, last_seen = excluded.last_seen').run(device, online ? 1 : 0, now, now);
-          db.prepare('INSERT INTO device_presence (device, at, online) VALUES (?, ?, ?)').run(device, now, online ? 1 : 0);
-        })();
+        this.#reports.setOnline(device, online, now);
       } else {
         const value = kind === 'state' ? decodePayload('state', DeviceState, payload) : decodePayload('telemetry', Telemetry, payload);
         const col = kind === 'state' ? 'state' : 'telemetry';
-        db.transaction(() => {
-          db.prepare(`INSERT INTO device_status (device, online, since, last_seen, ${col}) VALUES (?, 1, ?, ?, ?) ON CONFLICT (device) DO UPDATE SET ${col} = excluded.${col}, last_seen = excluded.last_seen`).run(device, now, now, JSON.stringify(value));
-          // A device first heard of by its telemetry (QoS 0) or state, which
-          // the broker may deliver ahead of its online status (QoS 1): the
-          // row above says online from now, and so must the uptime's record,
-          // since that status will then change nothing.
-          // INVARIANT: device_status.online never changes without a device_presence row.
-          if (!prev) db.prepare('INSERT INTO device_presence (device, at, online) VALUES (?, ?, 1)').run(device, now);
-        })();
+        // INVARIANT: device_status.online never changes without a device_presence row (Reports.setReported).
+        this.#reports.setReported(device, col, value, now, !prev);
       }
       this.emit('changed', device);
     } catch (e) {
@@ -89,7 +70,7 @@ export class FleetTracker extends EventEmitter<{ changed: [device: string] }> {
     const d = this.#reg.device(device);
     if (!d) return null;
     const r = this.#row(device);
-    const t = this.#reg.db.prepare('SELECT version FROM targets WHERE device = ?').get(device) as { version: number } | undefined;
+    const version = targetVersion(this.#reg, device);
     return {
       id: d.id,
       zone: d.zone,
@@ -99,7 +80,7 @@ export class FleetTracker extends EventEmitter<{ changed: [device: string] }> {
       lastSeen: r?.last_seen ?? null,
       state: r?.state ? (JSON.parse(r.state) as DeviceState) : null,
       telemetry: r?.telemetry ? (JSON.parse(r.telemetry) as Telemetry) : null,
-      targetVersion: t?.version ?? null,
+      targetVersion: version,
     };
   }
 

@@ -8,7 +8,9 @@ import type { ErrorCode } from '../../protocol/errors.js';
 // the id a browser is polling still answers after the console restarts: a
 // job whose console process is gone failed — interrupted — and says so,
 // instead of a 404. Progress lives in memory, with the process doing the
-// work. A finished job is forgotten after an hour.
+// work. A finished job is forgotten after an hour. The jobs table is this
+// module's: its SQL lives here alone, on the connection the registry opens
+// it with (Registry.openStore).
 
 export interface Job {
   id: string;

@@ -17,8 +17,7 @@ import { deviceSpec } from '../planning.js';
 function playRecordsAround(ctx: Ctx, device: string, date: string): OutcomeRecord[] {
   const from = new Date(localToEpoch(date, '00:00')).toISOString();
   const to = new Date(localToEpoch(addDays(date, 2), '00:00')).toISOString();
-  const rows = ctx.reports.db.prepare("SELECT record FROM device_log WHERE device = ? AND kind = 'play' AND at >= ? AND at < ?").all(device, from, to) as { record: string }[];
-  return rows.map((r) => (JSON.parse(r.record) as { data: OutcomeRecord }).data);
+  return ctx.reports.deviceRecordsBetween(device, 'play', from, to).map((r) => (r as unknown as { data: OutcomeRecord }).data);
 }
 
 export function fleetRoutes(app: FastifyInstance, ctx: Ctx): void {

@@ -56,6 +56,8 @@ test('login: a wrong password is said in the page\u2019s language alone, with no
   await page.getByTestId('login-error').waitFor();
   assert.is(await page.getByTestId('login-error').textContent(), 'Sai tên tài khoản hoặc mật khẩu.');
   await page.getByTestId('lang-switch').click();
+  // The switch loads the language and then redraws the form: typing before that is typing into a form about to go.
+  await page.getByTestId('login-submit').filter({ hasText: 'Log in' }).waitFor();
   await page.getByTestId('login-name').fill('editor-dak-ha');
   await page.getByTestId('login-password').fill('wrong');
   await page.getByTestId('login-submit').click();

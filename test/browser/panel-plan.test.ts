@@ -84,6 +84,8 @@ test('a wrong password is said in the page\u2019s language alone', async () => {
   await page.getByTestId('login-error').filter({ hasText: /\S/ }).waitFor();
   assert.is(await page.getByTestId('login-error').textContent(), 'Sai mật khẩu.');
   await page.getByTestId('lang-switch').click();
+  // The switch loads the language and then redraws the form: typing before that is typing into a form about to go.
+  await page.getByTestId('login-submit').filter({ hasText: 'Log in' }).waitFor();
   await page.getByTestId('login-password').fill('wrong');
   await page.getByTestId('login-submit').click();
   await page.getByTestId('login-error').filter({ hasText: 'Wrong' }).waitFor();

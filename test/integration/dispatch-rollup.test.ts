@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { MqttClient } from 'mqtt';
 import { consoleFixture, type ConsoleFixture, type Session } from '../helpers/console.js';
 import { asDevice, endAll, nextMessage, subscribe } from '../helpers/mqtt.js';
@@ -136,9 +138,11 @@ test('a reports file from before the order was kept learns it from the records i
   let r = new Reports(dir);
   r.storeBatch('t3a', { batch: randomUUID(), records: acks('ffff0001', 90, e, [T + 5 * H], ['received']) }, new Date(T).toISOString());
   r.storeBatch('t3a', { batch: randomUUID(), records: acks('00000002', 1, e, [T + 40_000, T + 41_000, T + 60_000], ['received', 'playing', 'finished']) }, new Date(T + 1000).toISOString());
-  // As the file was before this version: no table of installs.
-  r.db.exec('DROP TABLE device_installs; PRAGMA user_version = 2');
   r.close();
+  // As the file was before this version: no table of installs.
+  const old = new Database(join(dir, 'reports.sqlite'));
+  old.exec('DROP TABLE device_installs; PRAGMA user_version = 2');
+  old.close();
   r = new Reports(dir);
   assert.equal(r.emergencyAcks(e).map((a) => `${a.key} ${a.data.status}`), ['ffff0001:0000000090 received', '00000002:0000000001 received', '00000002:0000000002 playing', '00000002:0000000003 finished']);
   r.close();

@@ -15,6 +15,7 @@ import { Signer } from '../../protocol/signing.js';
 import { topics } from '../../protocol/topics.js';
 import type { EmergencyStart, RuleProfile } from '../../protocol/payloads.js';
 import { localDate } from '../../schedules/time.js';
+import { rotatePanelPassword } from '../../provisioning/targets.js';
 
 // The local panel over real HTTP on loopback, in front of a real agent with a
 // real broker and a WAV horn: logging in and out, lockout, session expiry and
@@ -131,7 +132,7 @@ test('sessions expire when idle and at their maximum age; a password rotated by 
   assert.is((await c.login(r.password)).status, 200);
   const v0 = f.setTarget('t4a', { rules: [ALL_DAY(80)] });
   await applied(r, v0);
-  const rot = await f.p.registry.rotatePanelPassword('t4a', 'test');
+  const rot = await rotatePanelPassword(f.p.registry, 't4a', 'test');
   f.services.publishTargets();
   await waitFor(() => r.agent.target?.version === rot.targetVersion, { what: 'the rotated target' });
   assert.is((await c.req('GET', '/api/status')).status, 401, 'the old session ended');

@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { MqttClient } from 'mqtt';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { consoleFixture, type ConsoleFixture, type Session } from '../helpers/console.js';
 import { asDevice, endAll } from '../helpers/mqtt.js';
 import { cleanupTempDirs, tempDir, waitFor } from '../helpers/tmp.js';
@@ -87,14 +89,17 @@ test('offline and online again: only the time online counts, to now', async () =
 
 test('a province whose reports were stored before this fix: such a device is online since the console first heard of it', () => {
   const dir = tempDir('loa-reports-');
-  const before = new Reports(dir);
+  new Reports(dir).close();
+  // The file as that version left it: statuses without presence records.
+  const before = new Database(join(dir, 'reports.sqlite'));
   const since = '2026-12-04T03:00:00.000Z';
-  before.db.prepare('INSERT INTO device_status (device, online, since, last_seen) VALUES (?, 1, ?, ?), (?, 0, ?, ?)').run('a', since, since, 'b', since, since);
-  before.db.pragma('user_version = 3');
+  before.prepare('INSERT INTO device_status (device, online, since, last_seen) VALUES (?, 1, ?, ?), (?, 0, ?, ?)').run('a', since, since, 'b', since, since);
+  before.pragma('user_version = 3');
   before.close();
   const after = new Reports(dir);
   try {
-    assert.equal(after.db.prepare('SELECT device, at, online FROM device_presence').all(), [{ device: 'a', at: since, online: 1 }]);
+    assert.equal(after.presence('a'), [{ at: since, online: 1 }]);
+    assert.equal(after.presence('b'), []);
   } finally {
     after.close();
   }
