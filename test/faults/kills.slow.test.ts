@@ -67,7 +67,7 @@ test(`seed ${SEED}: ${RUN_MS / 60_000} minutes of SIGKILL to agents, broker and 
     await agents[id]!.start();
   }
 
-  const stats = { agentKills: 0, brokerKills: 0, consoleKills: 0, linkCuts: 0, emergenciesValid: 0, emergenciesExpired: 0, emergenciesForged: 0, restartToStartedMs: [] as number[], unexpectedExits: 0 };
+  const stats = { agentKills: 0, brokerKills: 0, consoleKills: 0, linkCuts: 0, emergenciesValid: 0, emergenciesExpired: 0, emergenciesForged: 0, sendsFailed: 0, restartToStartedMs: [] as number[], unexpectedExits: 0 };
   const valid: EmergencyStart[] = [];
   const bad: { id: string; kind: 'expired' | 'forged' }[] = [];
   const endAt = first.at + RUN_MS - 30_000;
@@ -159,8 +159,10 @@ test(`seed ${SEED}: ${RUN_MS / 60_000} minutes of SIGKILL to agents, broker and 
         bad.push({ id: cmd.id, kind });
         stats.emergenciesExpired++;
       }
-    } catch {
+    } catch (e) {
       // the console or the broker was being restarted: nothing was sent, nothing is expected
+      stats.sendsFailed++;
+      console.log(`${kind} emergency not sent: ${(e as Error).message}`);
     }
   };
   await Promise.all([...ids.map((id, n) => killLoop(id, n)), provinceLoop()]);

@@ -16,13 +16,16 @@ export function connect(url: string, opts: IClientOptions = {}, onMessage?: (top
       c.end(true);
       reject(e);
     };
+    const closedEarly = () => fail(new Error('closed before CONNACK'));
     c.once('connect', () => {
       c.removeListener('error', fail);
+      // Once connected, a close is the reconnecting client's business: left here, it ended a client asked to reconnect (reconnectPeriod) at the first broker restart.
+      c.removeListener('close', closedEarly);
       c.on('error', () => {});
       resolve(c);
     });
     c.once('error', fail);
-    c.once('close', () => fail(new Error('closed before CONNACK')));
+    c.once('close', closedEarly);
   });
 }
 
