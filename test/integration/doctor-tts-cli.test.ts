@@ -5,26 +5,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../cli/loa.js';
 import { parseWav } from '../../audio/tts/wav.js';
-import { makeProvince, type TestProvince } from '../helpers/province.js';
-import { startBroker, type RunningBroker } from '../helpers/broker.js';
-import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
+import { useProvinceBroker } from '../helpers/broker.js';
+import { tempDir } from '../helpers/tmp.js';
 
 // `loa doctor` against a real broker (good credentials, wrong ones, none
 // listening) and `loa tts` into WAV and Opus files that ffprobe decodes.
 
-let p: TestProvince;
-let broker: RunningBroker;
-
-test.before(async () => {
-  p = await makeProvince();
-  broker = await startBroker(p.registry, p.dir);
-});
-
-test.after(async () => {
-  await broker.stop();
-  p.registry.close();
-  cleanupTempDirs();
-});
+const fx = useProvinceBroker(test);
 
 async function loa(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -35,9 +22,9 @@ async function loa(...argv: string[]): Promise<{ code: number; out: string; err:
 
 /** The device's bundle with this broker and password, and a data directory of its own. */
 function bundle(over: { url?: string; password?: string } = {}): string {
-  const b = p.devices.t3a!.bundle;
+  const b = fx.p.devices.t3a!.bundle;
   const file = join(tempDir('loa-doctor-'), 'bundle.json');
-  writeFileSync(file, JSON.stringify({ ...b, broker: { ...b.broker, urls: [over.url ?? broker.url], password: over.password ?? b.broker.password }, data: join(tempDir('loa-doctor-data-'), 't3a'), agent: { audio: { output: 'null' }, relay: { driver: 'noop' } } }));
+  writeFileSync(file, JSON.stringify({ ...b, broker: { ...b.broker, urls: [over.url ?? fx.b.url], password: over.password ?? b.broker.password }, data: join(tempDir('loa-doctor-data-'), 't3a'), agent: { audio: { output: 'null' }, relay: { driver: 'noop' } } }));
   return file;
 }
 

@@ -1,8 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeProvince, type TestProvince } from '../helpers/province.js';
-import { startBroker, type RunningBroker } from '../helpers/broker.js';
-import { cleanupTempDirs, waitFor } from '../helpers/tmp.js';
+import { useProvinceBroker } from '../helpers/broker.js';
+import { waitFor } from '../helpers/tmp.js';
 import { MqttLink } from '../../device/link.js';
 import { encodePayload } from '../../protocol/codec.js';
 import { topics } from '../../protocol/topics.js';
@@ -13,28 +12,17 @@ import { silentLogger } from '../../lib/log.js';
 // PUBACK came, so every stopped agent held its process open 2 s more
 // (`loa demo` lingered after Ctrl-C). What keeps a process alive is what
 // Node lists in getActiveResourcesInfo().
-let p: TestProvince;
-let b: RunningBroker;
-
-test.before(async () => {
-  p = await makeProvince();
-  b = await startBroker(p.registry, p.dir);
-});
-test.after(async () => {
-  await b.stop();
-  p.registry.close();
-  cleanupTempDirs();
-});
+const fx = useProvinceBroker(test);
 
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 test('stop() with a final status leaves no timer behind once the broker has acknowledged it', async () => {
   const before = timers();
   const link = new MqttLink({
-    urls: [b.url],
+    urls: [fx.b.url],
     clientId: 't3a',
     username: 't3a',
-    password: p.devices.t3a!.secret,
+    password: fx.p.devices.t3a!.secret,
     ca: null,
     keepaliveSec: 30,
     connectTimeoutMs: 5000,
