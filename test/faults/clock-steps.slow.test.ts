@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ALERT_HZ } from '../../audio/tones.js';
-import { useFaultWorld, FakeClock, nextMinute, oneOff, sleep, toneAsset } from './world.js';
+import { useFaultWorld, FakeClock, nextMinute, oneOff, sleep, toneAsset, untilDue } from './world.js';
 import { tempDir, waitFor } from '../helpers/tmp.js';
 import { localDate } from '../../schedules/time.js';
 
@@ -36,7 +36,7 @@ async function wallClockSteps(when: ReturnType<typeof nextMinute>) {
   clock.set('-3h');
   await sleep(3000);
   clock.set('@1970-01-01 00:00:05');
-  const playing = await a.waitLog((l) => l.msg === 'playing' && String(l.id).startsWith('tin-gio@'), 'the programme playing', 90_000);
+  const playing = await a.waitLog((l) => l.msg === 'playing' && String(l.id).startsWith('tin-gio@'), 'the programme playing', untilDue(when));
   assert.ok(playing, 'played');
   await waitFor(() => w.records('t3a', 'play').length, { timeoutMs: 40_000, what: 'its play reported' });
   const [p] = w.records('t3a', 'play').map((r) => r.data as Play);

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { useFaultWorld, nextMinute, oneOff, sleep, toneAsset } from './world.js';
+import { useFaultWorld, nextMinute, oneOff, sleep, toneAsset, untilDue } from './world.js';
 import { waitFor } from '../helpers/tmp.js';
 
 // Finding 1: a play cut by a crash vanished — no journal, outbox or report
@@ -60,7 +60,7 @@ async function crashMidPlay(when: ReturnType<typeof nextMinute>) {
   const b = await w.agent('t3b');
   await Promise.all([a.start(), b.start()]);
   const playing = (id: string) => (l: { msg: string; id?: unknown }) => l.msg === 'playing' && typeof l.id === 'string' && l.id.startsWith(`${id}@`);
-  await Promise.all([a.waitLog(playing('tin-sang'), 'tin-sang playing', 90_000), b.waitLog(playing('tin-trua'), 'tin-trua playing', 90_000)]);
+  await Promise.all([a.waitLog(playing('tin-sang'), 'tin-sang playing', untilDue(when)), b.waitLog(playing('tin-trua'), 'tin-trua playing', untilDue(when))]);
   const cutAfter = 2000 + Math.floor(Math.random() * 8000);
   await sleep(cutAfter);
   const killedAt = Date.now();
@@ -107,7 +107,7 @@ async function assetLandsLate(when: ReturnType<typeof nextMinute>) {
   const fetching = c.logs().find((l) => l.msg === 'fetching asset' && l.asset === big.sha256);
   const rel = (l: { time: string } | undefined) => (l ? Date.parse(l.time) - when.at : NaN);
   assert.ok(rel(stored) < 0, `stored before its time: fetching at ${rel(fetching)} ms, stored at ${rel(stored)} ms from its time; ${big.size} bytes`);
-  await c.waitLog((l) => l.msg === 'playing' && String(l.id).startsWith('tin-dai@'), 'the programme playing', 90_000);
+  await c.waitLog((l) => l.msg === 'playing' && String(l.id).startsWith('tin-dai@'), 'the programme playing', untilDue(when));
   c.proxy.throttle(0);
   // What the village hears follows the log line by the sink's buffer and, on a loaded machine, by the decoder's start: wait for the sound itself.
   await waitFor(() => c.soundedSeconds(784) >= 2, { timeoutMs: 30_000, what: 'the programme heard in the village' });

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALERT_HZ } from '../../audio/tones.js';
-import { emergency, nextMinute, oneOff, toneAsset, useFaultWorld } from './world.js';
+import { emergency, nextMinute, oneOff, toneAsset, untilDue, useFaultWorld } from './world.js';
 import { tempDir, waitFor } from '../helpers/tmp.js';
 
 // Finding 5: a full disk crashed the agent into a restart loop (SQLITE_FULL
@@ -98,7 +98,7 @@ test('disk full: the same agent keeps playing programmes and emergencies, record
   await a.waitLog((l) => l.msg.startsWith('the disk is full: store headroom released'), 'headroom released');
   // Now nothing more fits: what the agent records waits in memory.
   const filler2 = fill(disk, 'filler-2');
-  await a.waitLog((l) => l.msg === 'playing' && String(l.id).startsWith('tin-day@'), 'the programme playing', 90_000);
+  await a.waitLog((l) => l.msg === 'playing' && String(l.id).startsWith('tin-day@'), 'the programme playing', untilDue(when));
   await waitFor(() => w.records('t3a', 'play').some((r) => (r.data as { programme?: string }).programme === 'tin-day'), { timeoutMs: 30_000, what: 'the programme played and reported' });
   const e2 = emergency({ scope: { zones: [], devices: ['t3a'] } });
   await w.publishEmergency(e2);

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { MqttClient } from 'mqtt';
-import { spawnLoa, type LoaProcess } from '../helpers/processes.js';
+import { processState, spawnLoa, type LoaProcess } from '../helpers/processes.js';
 import { makeProvince, type TestProvince } from '../helpers/province.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { connect, endAll } from '../helpers/mqtt.js';
@@ -182,7 +182,7 @@ export class FaultAgent {
   }
 
   async waitLog(pred: (l: LogLine) => boolean, what: string, timeoutMs = 20_000, run?: AgentRun): Promise<LogLine> {
-    return waitFor(() => this.logs(run).find(pred), { timeoutMs, what: `${this.id}: ${what}\n${this.current?.proc.out().slice(-3000)}` });
+    return waitFor(() => this.logs(run).find(pred), { timeoutMs, what: () => `${this.id}: ${what}\n${processState(this.current?.proc.child.pid)}\n${this.current?.proc.out().slice(-6000)}` });
   }
 
   /**
@@ -235,14 +235,14 @@ const BEACON_SEC = 5;
 
 async function startConsoleProc(dir: string, p: TestProvince, brokerUrl: string, port = 0): Promise<Proc & { url: string }> {
   const proc = spawnLoa(['console', '--data', dir, '--broker', brokerUrl, '--port', String(port), '--beacon-sec', String(BEACON_SEC)], { LOA_CONSOLE_PASSWORD: p.accounts.console!.secret, LOA_DISPATCH_PASSWORD: p.accounts.dispatch!.secret });
-  const url = await waitFor(() => /Loa console: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(proc.out())?.[1] ?? (proc.child.exitCode !== null ? 'exited' : null), { timeoutMs: 30_000, what: `console listening:\n${proc.out()}` });
+  const url = await waitFor(() => /Loa console: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(proc.out())?.[1] ?? (proc.child.exitCode !== null ? 'exited' : null), { timeoutMs: 30_000, what: () => `console listening:\n${proc.out()}` });
   if (url === 'exited') throw new Error(`console exited:\n${proc.out()}`);
   return Object.assign(proc, { url });
 }
 
 async function startBrokerProc(dir: string, port = 0): Promise<Proc & { port: number }> {
   const proc = spawnLoa(['broker', '--data', dir, '--port', String(port)]);
-  const got = await waitFor(() => /"tcp":"127\.0\.0\.1:(\d+)"[^\n]*"msg":"broker listening"/.exec(proc.out())?.[1] ?? (proc.child.exitCode !== null ? 'exited' : null), { timeoutMs: 20_000, what: `broker listening:\n${proc.out()}` });
+  const got = await waitFor(() => /"tcp":"127\.0\.0\.1:(\d+)"[^\n]*"msg":"broker listening"/.exec(proc.out())?.[1] ?? (proc.child.exitCode !== null ? 'exited' : null), { timeoutMs: 20_000, what: () => `broker listening:\n${proc.out()}` });
   if (got === 'exited') throw new Error(`broker exited:\n${proc.out()}`);
   return Object.assign(proc, { port: Number(got) });
 }
@@ -401,6 +401,15 @@ export function nextMinute(leadMs: number): { at: number; date: string; time: st
   const at = Math.ceil((Date.now() + leadMs) / 60_000) * 60_000;
   const clock = localClock(at);
   return { at, date: localDate(at), time: clock.slice(0, 5) };
+}
+
+/**
+ * How long a wait for something due at `when` may last: until then, and `afterMs`
+ * beyond. A fixed timeout counted from the call ran out before a programme due
+ * up to 100 s ahead (nextMinute rounds up to the minute), now and then.
+ */
+export function untilDue(when: { at: number }, afterMs = 30_000): number {
+  return Math.max(0, when.at - Date.now()) + afterMs;
 }
 
 /** A one-off programme of one asset at `when` (no rules: every hour allowed). */

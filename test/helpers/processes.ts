@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const LOA_BIN = join(import.meta.dirname, '..', '..', '..', 'bin', 'loa.js');
@@ -85,4 +86,21 @@ export function runLoa(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * What the kernel says of a process, for a timed-out wait's message: its state
+ * (R running, S sleeping, T stopped, Z zombie) and the CPU it has used. A hung
+ * agent and a busy one read differently here, which a log tail cannot tell.
+ */
+export function processState(pid: number | undefined): string {
+  if (!pid) return 'process: none';
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const tick = 100; // USER_HZ on Linux
+    return `process ${pid}: state ${f[0]}, cpu ${((Number(f[11]) + Number(f[12])) / tick).toFixed(1)} s`;
+  } catch {
+    return `process ${pid}: gone`;
+  }
 }

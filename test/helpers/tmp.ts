@@ -16,8 +16,12 @@ export function cleanupTempDirs(): void {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Polls `check` until it returns a truthy value or the time runs out. */
-export async function waitFor<T>(check: () => T | Promise<T>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<NonNullable<T>> {
+/**
+ * Polls `check` until it returns a truthy value or the time runs out. `what`
+ * names the wait in the error; a function is called at the timeout, so output
+ * it quotes is what there was then, not when the wait began.
+ */
+export async function waitFor<T>(check: () => T | Promise<T>, opts: { timeoutMs?: number; intervalMs?: number; what?: string | (() => string) } = {}): Promise<NonNullable<T>> {
   const deadline = Date.now() + (opts.timeoutMs ?? 5000);
   let last: unknown;
   for (;;) {
@@ -27,7 +31,7 @@ export async function waitFor<T>(check: () => T | Promise<T>, opts: { timeoutMs?
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${(typeof opts.what === 'function' ? opts.what() : opts.what) ?? 'condition'}${last ? `: ${(last as Error).message}` : ''}`);
     await sleep(opts.intervalMs ?? 25);
   }
 }
