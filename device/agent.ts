@@ -33,6 +33,8 @@ import { espeakAvailable, openAgentParts, probeEspeak, type AgentParts } from '.
 import { routeMessage } from './agent-router.js';
 import type { PanelPort, PanelStatusSource } from './panel-port.js';
 import { LiveControl, TimeBeacon, type LogKind } from '../protocol/payloads.js';
+import { isFrameBatch } from '../protocol/live-frames.js';
+import { LiveDesk } from './live-desk.js';
 import type { StoreKeeper } from './store-keeper.js';
 import { zoneContains } from '../protocol/ids.js';
 import { OperatorDesk } from './operator-desk.js';
@@ -83,6 +85,7 @@ export class Agent extends EventEmitter<AgentEvents> implements PanelPort {
   #engine: PlaybackEngine | null = null;
   #scheduler: Scheduler | null = null;
   #desk: EmergencyDesk | null = null;
+  #live: LiveDesk | null = null;
   #operator: OperatorDesk | null = null;
   #linkSince: number | null = null;
   readonly #id: string;
@@ -284,9 +287,20 @@ export class Agent extends EventEmitter<AgentEvents> implements PanelPort {
     relay?.on('changed', () => this.#publishTelemetry(false));
     const record = (data: PlayLogData) => this.record('play', data);
     const hasAsset = (sha: string) => this.store.asset(sha) !== null;
+    this.#live = new LiveDesk({
+      now: this.#now,
+      trusted: () => this.clock.trusted,
+      rules: () => effectiveRules(this.#target?.rules ?? []),
+      dispatch: (ev) => this.#engine!.dispatch(ev),
+      record,
+      log: this.#log.child({ mod: 'live' }),
+      settings: c.agent.live,
+    });
+    const live = this.#live;
     this.#engine = new PlaybackEngine({
       sink,
       relay,
+      live: (session, signal) => live.pcm(session, signal),
       assetPath: (sha) => (hasAsset(sha) ? this.files.path(sha) : null),
       log: this.#log,
       now: this.#now,
@@ -595,17 +609,11 @@ export class Agent extends EventEmitter<AgentEvents> implements PanelPort {
   }
 
   #onLive(payload: Buffer): void {
+    if (isFrameBatch(payload)) return this.#live?.onFrames(payload);
     const live = decodeSigned('zone-live', 'live', LiveControl, payload, this.#verifier).payload;
     if (!zoneContains(live.zone, this.config.device.zone)) return;
-    const now = this.#now();
-    if (this.clock.trusted && now >= Date.parse(live.expiresAt)) return this.#log.warn({ live: live.id }, 'live control expired; ignored');
-    if (live.type === 'stop') return this.#engine?.dispatch({ type: 'cancel', id: live.id, at: now, reason: 'live relay stopped by the province' });
-    const rules = effectiveRules(this.#target?.rules ?? []);
-    this.#engine?.dispatch({
-      type: 'request',
-      at: now,
-      req: { id: live.id, level: 'live', source: 'live', ...(live.title ? { title: live.title } : {}), segments: [{ kind: 'stream', url: live.url, durationMs: null }], volume: rules.defaultVolume, resumable: false, notAfter: null, endBy: this.clock.trusted ? Date.parse(live.expiresAt) : null, requiresTrustedClock: false },
-    });
+    if (this.clock.trusted && this.#now() >= Date.parse(live.expiresAt)) return this.#log.warn({ live: live.id }, 'live control expired; ignored');
+    this.#live?.onControl(live);
   }
 
   #onTarget(payload: Buffer): void {

@@ -21,6 +21,8 @@ export type Segment =
   | { kind: 'asset'; sha256: string; durationMs: number }
   | { kind: 'tone'; tone: Tone; durationMs: number }
   | { kind: 'stream'; url: string; durationMs: number | null }
+  /** A live session's audio, as device/live-desk.ts turns its frames into PCM. */
+  | { kind: 'live'; session: string; durationMs: null }
   /** A local announcement's clip, kept on the device outside the target's assets. */
   | { kind: 'file'; path: string; durationMs: number };
 

@@ -85,6 +85,18 @@ export const AgentSettings = z.strictObject({
       perMs: z.int().min(1000).default(10 * 60_000),
     })
     .prefault({}),
+  /** Live sessions (device/live-desk.ts, docs/live.md). */
+  live: z
+    .strictObject({
+      lossTimeoutMs: z.int().min(500).max(120_000).default(5000),
+      silenceMs: z.int().min(5000).max(3600_000).default(120_000),
+      jitterMs: z.int().min(40).max(10_000).default(400),
+      ceilingMs: z.int().min(200).max(60_000).default(5000),
+      leadMs: z.int().min(0).max(1000).default(60),
+      /** The output's delay from a written sample to the horn: 0 for a WAV file, the card's buffer for ALSA (measure it: docs/live.md). */
+      outputLatencyMs: z.int().min(0).max(2000).default(0),
+    })
+    .prefault({}),
   panel: z
     .strictObject({
       enabled: z.boolean().default(true),

@@ -51,6 +51,8 @@ export interface PlaybackDeps {
   emergency?: (id: string, status: 'playing' | 'finished' | 'cancelled' | 'failed', reason?: string) => void;
   /** Where the spoken drill/test preambles are (default device/clips). */
   clipsDir?: string;
+  /** PCM of a live session from now on (device/live-desk.ts); aborted when the player lets it go. */
+  live?: (session: string, signal: AbortSignal) => AsyncIterable<Buffer>;
 }
 
 interface Current {
@@ -417,6 +419,11 @@ export class PlaybackEngine {
   }
 
   async *#segment(cur: Current, seg: Segment, offsetMs: number): AsyncGenerator<Buffer> {
+    if (seg.kind === 'live') {
+      // Live joins where the session is now, whatever the offset: what was missed is not played late.
+      if (this.#d.live) yield* this.#d.live(seg.session, cur.abort.signal);
+      return;
+    }
     if (seg.kind === 'tone' && (seg.tone === 'chime' || seg.tone === 'alert' || seg.tone === 'siren')) {
       const pcm = seg.tone === 'chime' ? chime() : seg.tone === 'alert' ? alertTone(seg.durationMs) : siren(seg.durationMs);
       yield* chunks(pcm.subarray(Math.min(pcm.length, pcmBytes(offsetMs))));

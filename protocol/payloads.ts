@@ -61,6 +61,10 @@ export const RuleProfile = z.strictObject({
   emergencyVolume: Percent.optional(),
   /** Whether the commune operator may stop an emergency from the local panel (with a reason). */
   panelMayStopEmergency: z.boolean().optional(),
+  /** Live broadcasts may sound outside the windows (quiet hours, blackout dates), at `liveVolume`; every profile of the lineage must say so. */
+  liveAnyTime: z.boolean().optional(),
+  /** The volume of live broadcasts that the windows would not allow (default: the emergency volume). */
+  liveVolume: Percent.optional(),
 });
 export type RuleProfile = z.infer<typeof RuleProfile>;
 
@@ -309,9 +313,35 @@ export type EmergencyCancel = z.infer<typeof EmergencyCancel>;
 export const EmergencyCommand = z.discriminatedUnion('type', [EmergencyStart, EmergencyCancel]);
 export type EmergencyCommand = z.infer<typeof EmergencyCommand>;
 
+/**
+ * A live session on a zone subtree (docs/live.md). `open` names the session,
+ * the Ed25519 key its audio frames are signed with (raw 32 bytes, base64url)
+ * and how long it may last; the console sends it again every few seconds
+ * while the session runs, so an agent that connects late joins it. `close`
+ * ends it after frame `lastSeq`. Both are signed with the province's live
+ * key; frames (protocol/live-frames.ts) with the session's key only.
+ */
+export const LIVE_SOURCES = ['studio', 'terminal', 'relay', 'panel'] as const;
 export const LiveControl = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('start'), id: Uuid, issuedAt: Instant, expiresAt: Instant, zone: ZonePath, url: z.url().max(500), title: Text(200).optional() }),
-  z.strictObject({ type: z.literal('stop'), id: Uuid, issuedAt: Instant, expiresAt: Instant, zone: ZonePath }),
+  z.strictObject({
+    type: z.literal('open'),
+    id: Uuid,
+    issuedAt: Instant,
+    /** The open is evidence of a running session until then (a few seconds; it is sent again). */
+    expiresAt: Instant,
+    zone: ZonePath,
+    title: Text(200),
+    /** Who speaks: the console account, or the relay's programme id. */
+    by: z.string().min(1).max(100),
+    source: z.enum(LIVE_SOURCES),
+    key: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a raw Ed25519 public key, base64url'),
+    codec: z.strictObject({ name: z.literal('opus'), sampleRate: z.literal(48000), frameMs: z.literal(20) }),
+    /** When the session began (its first frame's playout instant). */
+    startedAt: Instant,
+    /** The session ends by itself then, whatever else happens. */
+    endBy: Instant,
+  }),
+  z.strictObject({ type: z.literal('close'), id: Uuid, issuedAt: Instant, expiresAt: Instant, zone: ZonePath, lastSeq: z.int().min(-1), reason: Text(200) }),
 ]);
 export type LiveControl = z.infer<typeof LiveControl>;
 

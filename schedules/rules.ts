@@ -48,6 +48,9 @@ export interface EffectiveRules {
   blackoutDates: string[];
   emergencyVolume: number;
   panelMayStopEmergency: boolean;
+  /** Live may sound outside the windows, at liveVolume (docs/live.md). */
+  liveAnyTime: boolean;
+  liveVolume: number;
 }
 
 export type RestrictionRule = 'quiet-hours' | 'blackout';
@@ -117,6 +120,8 @@ export function effectiveRules(profiles: readonly RuleProfile[]): EffectiveRules
   };
   const panel = ps.map((p) => p.panelMayStopEmergency).filter((x): x is boolean => x !== undefined);
   const emergency = ps.map((p) => p.emergencyVolume).filter((x): x is number => x !== undefined);
+  const anyTime = ps.map((p) => p.liveAnyTime).filter((x): x is boolean => x !== undefined);
+  const liveVolume = ps.map((p) => p.liveVolume).filter((x): x is number => x !== undefined);
   return {
     week,
     defaultVolume: min(ps.map((p) => p.defaultVolume)) ?? 100,
@@ -125,6 +130,8 @@ export function effectiveRules(profiles: readonly RuleProfile[]): EffectiveRules
     blackoutDates: [...new Set(ps.flatMap((p) => p.blackoutDates ?? []))].sort(),
     emergencyVolume: emergency[emergency.length - 1] ?? 100,
     panelMayStopEmergency: panel.length > 0 && panel.every((x) => x),
+    liveAnyTime: anyTime.length > 0 && anyTime.every((x) => x),
+    liveVolume: liveVolume[liveVolume.length - 1] ?? emergency[emergency.length - 1] ?? 100,
   };
 }
 
