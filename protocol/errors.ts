@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   LOA_E_STORE_CORRUPT: 'the device store is damaged; it is set aside and rebuilt',
   LOA_E_DATA_LOCKED: 'another agent is using this data directory',
   LOA_E_AUDIO_OUTPUT: 'the audio output failed',
+  LOA_E_OPUS: 'live Opus audio cannot be encoded or decoded: a malformed packet, a wrong frame, or a closed codec',
   LOA_E_RELAY: 'the amplifier relay cannot be switched',
   // console
   LOA_E_UNAUTHENTICATED: 'not logged in, or the session has expired',
