@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   LOA_E_KEY_INVALID: 'key material is malformed',
   LOA_E_CHUNK_FRAME: 'asset chunk frame is malformed',
   LOA_E_LIVE_FRAME: 'live audio frame batch is malformed',
+  LOA_E_LIVE_REFUSED: 'live session refused: no zone, nested zones, or not allowed',
   // device sync and transfer
   LOA_E_TARGET_REJECTED: 'target state refused: bad signature, schema or addressee',
   LOA_E_TARGET_STALE: 'target state is not newer than the one in force',

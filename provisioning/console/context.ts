@@ -9,6 +9,7 @@ import { can, type Permission, type Principal } from './access.js';
 import type { Dispatcher } from './dispatch.js';
 import type { FleetTracker } from './fleet.js';
 import type { Jobs } from './jobs.js';
+import type { LiveBroadcaster } from '../live-broadcaster.js';
 import type { Sessions } from './sessions.js';
 
 // What the console's routes share: the context every route gets (the
@@ -58,6 +59,8 @@ export interface ConsoleDeps {
    * process's own writes, so a publish from the API calls this.
    */
   publishTargets?: () => void;
+  /** Live sessions (the studio and `loa live` speak through it). */
+  live?: LiveBroadcaster;
 }
 
 export interface Ctx extends ConsoleDeps {

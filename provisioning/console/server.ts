@@ -9,6 +9,8 @@ import { ROOT_DIR } from '../../lib/paths.js';
 import { LoaError } from '../../protocol/errors.js';
 import { AssetLibrary } from '../library.js';
 import { ProvinceServices } from '../province-services.js';
+import { LiveBroadcaster, type LiveBroadcasterDeps } from '../live-broadcaster.js';
+import { Signer } from '../../protocol/signing.js';
 import type { Registry } from '../registry.js';
 import { Reports } from '../reports.js';
 import { buildApp } from './app.js';
@@ -41,6 +43,8 @@ export interface ConsoleServerOptions {
   approvalModes?: readonly ('actual' | 'exercise' | 'test')[];
   /** The wall clock of the fleet view and the HTTP API (what they record and report); Date.now by default. */
   now?: () => number;
+  /** Live sessions' timing and codec (defaults in provisioning/live-broadcaster.ts). */
+  live?: Pick<LiveBroadcasterDeps, 'delayMs' | 'framesPerBatch' | 'maxMs' | 'bitrate' | 'expectedLossPct'>;
 }
 
 export class ConsoleServer {
@@ -50,6 +54,8 @@ export class ConsoleServer {
   readonly fleet: FleetTracker;
   readonly dispatcher: Dispatcher;
   readonly services: ProvinceServices;
+  /** Live sessions on air (provisioning/live-broadcaster.ts); made once the services are connected. */
+  live: LiveBroadcaster | null = null;
   #dispatchClient: MqttClient | null = null;
   #app: FastifyInstance | null = null;
   #resend: NodeJS.Timeout | null = null;
@@ -113,6 +119,7 @@ export class ConsoleServer {
     const swept = sweepOrphanTempDirs();
     if (swept.length) o.log.warn({ removed: swept }, 'removed the temporary files of processes that are gone');
     await this.services.start();
+    this.live = new LiveBroadcaster({ signer: new Signer(o.registry.readPrivateKey('console')), publish: (t, p, q) => this.services.publishLive(t, p, q), log: o.log, ...(o.live ?? {}) });
     if (o.broker.dispatch) {
       const d = o.broker.dispatch;
       const c = mqtt.connect(o.broker.url, { protocolVersion: 4, clientId: `${d.username}:console`, username: d.username, password: d.password, clean: true, reconnectPeriod: 1000, ...(o.broker.ca ? { ca: o.broker.ca } : {}) });
@@ -141,6 +148,7 @@ export class ConsoleServer {
         ...(o.trustProxy ? { trustProxy: o.trustProxy } : {}),
         uiDir: UI_DIR,
         publishTargets: () => this.services.publishTargets(),
+        live: this.live,
         ...(o.now ? { now: o.now } : {}),
       });
       try {
@@ -173,6 +181,7 @@ export class ConsoleServer {
   }
 
   async #shutdown(): Promise<void> {
+    this.live?.stopAll('the console is stopping');
     if (this.#resend) clearInterval(this.#resend);
     this.#resend = null;
     const app = this.#app;
