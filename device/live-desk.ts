@@ -231,8 +231,9 @@ export class LiveDesk {
       }
     } finally {
       dec.close();
+      // Its stream ends now and the player reports it played: no cancel.
+      if (why) this.#end(s, why, false);
       s.playing = false;
-      if (why) this.#end(s, why);
     }
   }
 
@@ -243,13 +244,13 @@ export class LiveDesk {
     s.wake = null;
   }
 
-  #end(s: Session, why: string): void {
+  #end(s: Session, why: string, cancel = !s.playing): void {
     if (s.ended) return;
     s.ended = why;
     s.frames.clear();
     this.#d.log.info({ live: s.open.id, why, ...s.stats }, 'live session ended');
-    // Playing, its stream ends now and the player reports it played; held by an emergency, or never started, it does not come back.
-    if (!s.playing) this.#d.dispatch({ type: 'cancel', id: s.open.id, at: this.#d.now(), reason: `live session ended: ${why}`.slice(0, 500) });
+    // Held by an emergency, or never started, it does not come back; a playing one is ended by its stream (above) or by this.
+    if (cancel) this.#d.dispatch({ type: 'cancel', id: s.open.id, at: this.#d.now(), reason: `live session ended: ${why}`.slice(0, 500) });
   }
 
   #refused(e: unknown, id: string | null): void {

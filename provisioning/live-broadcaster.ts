@@ -52,6 +52,8 @@ export interface LiveBroadcasterDeps {
   /** Longest session. */
   maxMs?: number;
   reopenMs?: number;
+  /** How late a source's PCM may come before its frame is skipped. */
+  sourceJitterMs?: number;
   /** PCM held ahead of its time before the oldest is dropped. */
   maxBufferMs?: number;
   bitrate?: number;
@@ -69,7 +71,10 @@ export class LiveSession extends EventEmitter<{ ended: [LiveSessionInfo] }> {
   readonly #o: LiveOpenOptions;
   readonly #key: SessionKey = newSessionKey();
   readonly #enc: OpusEncoder;
-  readonly #t0: number;
+  readonly #openedAt: number;
+  /** Capture time of frame 0: the first PCM's arrival (null before it). */
+  #t0: number | null = null;
+  #lastSent = -1;
   #pcm: Buffer[] = [];
   #pcmBytes = 0;
   /** Next frame to send; frames before it are sent or skipped. */
@@ -85,7 +90,7 @@ export class LiveSession extends EventEmitter<{ ended: [LiveSessionInfo] }> {
     this.#d = deps;
     this.#o = o;
     this.#enc = new OpusEncoder({ bitrate: deps.bitrate, fec: deps.expectedLossPct > 0, expectedLossPct: deps.expectedLossPct });
-    this.#t0 = deps.now();
+    this.#openedAt = deps.now();
     this.#publishOpen();
     this.#timers.push(setInterval(() => this.#publishOpen(), deps.reopenMs));
     this.#timers.push(setInterval(() => this.#pump(), OPUS_FRAME_MS));
@@ -94,11 +99,12 @@ export class LiveSession extends EventEmitter<{ ended: [LiveSessionInfo] }> {
   }
 
   info(): LiveSessionInfo {
-    return { id: this.id, zones: [...this.#o.zones], title: this.#o.title, by: this.#o.by, source: this.#o.source, startedAt: new Date(this.#t0).toISOString(), framesSent: this.#sent, endedAt: this.#ended ? new Date(this.#ended.at).toISOString() : null, endReason: this.#ended?.reason ?? null };
+    return { id: this.id, zones: [...this.#o.zones], title: this.#o.title, by: this.#o.by, source: this.#o.source, startedAt: new Date(this.#openedAt).toISOString(), framesSent: this.#sent, endedAt: this.#ended ? new Date(this.#ended.at).toISOString() : null, endReason: this.#ended?.reason ?? null };
   }
 
   write(pcm: Buffer): void {
     if (this.#ended) return;
+    this.#t0 ??= this.#d.now();
     this.#pcm.push(pcm);
     this.#pcmBytes += pcm.length;
     const max = Math.ceil(this.#d.maxBufferMs / OPUS_FRAME_MS) * BYTES_PER_FRAME;
@@ -113,32 +119,43 @@ export class LiveSession extends EventEmitter<{ ended: [LiveSessionInfo] }> {
   end(reason: string): void {
     if (this.#ended) return;
     this.#pump();
-    // The last partial frame, padded with silence.
-    if (this.#pcmBytes > 0) this.#frame(Buffer.concat([...this.#pcm, Buffer.alloc(BYTES_PER_FRAME - (this.#pcmBytes % BYTES_PER_FRAME || BYTES_PER_FRAME))]).subarray(0, BYTES_PER_FRAME));
+    // What the source sent ahead goes out now, stamped for its own time; the last partial frame padded with silence.
+    if (this.#pcmBytes > 0) {
+      const all = Buffer.concat([...this.#pcm, Buffer.alloc((BYTES_PER_FRAME - (this.#pcmBytes % BYTES_PER_FRAME)) % BYTES_PER_FRAME)]);
+      for (let i = 0; i < all.length; i += BYTES_PER_FRAME) this.#frame(all.subarray(i, i + BYTES_PER_FRAME));
+      this.#pcm = [];
+      this.#pcmBytes = 0;
+    }
     this.#flush();
     this.#ended = { at: this.#d.now(), reason };
     for (const t of this.#timers) clearTimeout(t);
     this.#enc.close();
-    for (const zone of this.#o.zones) this.#control({ type: 'close', id: this.id, issuedAt: this.#iso(this.#ended.at), expiresAt: this.#iso(this.#ended.at + 60_000), zone, lastSeq: this.#seq - 1, reason: reason.slice(0, 200) });
+    for (const zone of this.#o.zones) this.#control({ type: 'close', id: this.id, issuedAt: this.#iso(this.#ended.at), expiresAt: this.#iso(this.#ended.at + 60_000), zone, lastSeq: this.#lastSent, reason: reason.slice(0, 200) });
     this.#d.log.info({ live: this.id, reason, frames: this.#sent }, 'live session off air');
     this.emit('ended', this.info());
   }
 
-  /** Sends every frame whose capture time has come: from the buffer, or skipped when the source has not delivered it. */
+  /**
+   * Sends every frame whose capture time has come and whose PCM is here; a
+   * frame the source has not delivered `sourceJitterMs` after its time is
+   * skipped (the clusters conceal it): a source that sends just in time jitters.
+   */
   #pump(): void {
     const now = this.#d.now();
-    while (this.#t0 + (this.#seq + 1) * OPUS_FRAME_MS <= now) {
+    if (this.#t0 === null) return;
+    for (;;) {
+      const capture = this.#t0 + this.#seq * OPUS_FRAME_MS;
+      if (capture > now) break;
       if (this.#pcmBytes >= BYTES_PER_FRAME) {
         const all = this.#pcm.length === 1 ? this.#pcm[0]! : Buffer.concat(this.#pcm);
         this.#frame(all.subarray(0, BYTES_PER_FRAME));
         const rest = all.subarray(BYTES_PER_FRAME);
         this.#pcm = rest.length ? [rest] : [];
         this.#pcmBytes = rest.length;
-      } else {
-        // The source is late: this frame's time passed without it; the clusters conceal it.
+      } else if (now > capture + OPUS_FRAME_MS + this.#d.sourceJitterMs) {
         this.#flush();
         this.#seq++;
-      }
+      } else break;
     }
     if (this.#batch.length >= this.#d.framesPerBatch) this.#flush();
   }
@@ -156,9 +173,10 @@ export class LiveSession extends EventEmitter<{ ended: [LiveSessionInfo] }> {
     if (!this.#batch.length) return;
     const frames = this.#batch;
     this.#batch = [];
-    const bytes = encodeFrameBatch({ session: this.id, seq: this.#batchSeq, playAt: this.#t0 + this.#batchSeq * OPUS_FRAME_MS + this.#d.delayMs, frames }, this.#key.privateKey);
+    const bytes = encodeFrameBatch({ session: this.id, seq: this.#batchSeq, playAt: this.#t0! + this.#batchSeq * OPUS_FRAME_MS + this.#d.delayMs, frames }, this.#key.privateKey);
     for (const zone of this.#o.zones) this.#d.publish(topics.zoneLive(zone), bytes, 0);
     this.#sent += frames.length;
+    this.#lastSent = this.#batchSeq + frames.length - 1;
   }
 
   #publishOpen(): void {
@@ -175,8 +193,8 @@ export class LiveSession extends EventEmitter<{ ended: [LiveSessionInfo] }> {
         source: this.#o.source,
         key: this.#key.publicKey,
         codec: { name: 'opus', sampleRate: 48000, frameMs: 20 },
-        startedAt: this.#iso(this.#t0 + this.#d.delayMs),
-        endBy: this.#iso(this.#t0 + this.#d.maxMs + this.#d.delayMs),
+        startedAt: this.#iso(this.#openedAt),
+        endBy: this.#iso(this.#openedAt + this.#d.maxMs + this.#d.delayMs),
       });
   }
 
@@ -204,6 +222,7 @@ export class LiveBroadcaster {
       maxMs: deps.maxMs ?? 4 * 3600_000,
       reopenMs: deps.reopenMs ?? 5000,
       maxBufferMs: deps.maxBufferMs ?? 2000,
+      sourceJitterMs: deps.sourceJitterMs ?? 100,
       bitrate: deps.bitrate ?? 24_000,
       expectedLossPct: deps.expectedLossPct ?? 5,
     };

@@ -152,16 +152,16 @@ export class ProvinceServices {
     if (c) await endClient(c);
   }
 
-  /**
-   * The signed time beacon: devices without NTP or RTC learn the time from it
-   * (device/clock.ts). QoS 0 and never retained: a stale time is worse than none.
-   */
   /** Publishes on the console's services link (live audio and its controls); dropped while the link is down: live is never late. */
   publishLive(topic: string, payload: Buffer, qos: 0 | 1): void {
     const c = this.#client;
     if (c?.connected) c.publish(topic, payload, { qos, retain: false });
   }
 
+  /**
+   * The signed time beacon: devices without NTP or RTC learn the time from it
+   * (device/clock.ts). QoS 0 and never retained: a stale time is worse than none.
+   */
   publishTimeBeacon(): void {
     const c = this.#client;
     if (!c?.connected || !this.#signer) return;
