@@ -176,9 +176,9 @@ class Presenter {
     if (s.kind === 'closed') return;
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (isBinary) {
+      if (bytes.length > MAX_PCM_MESSAGE) throw new LoaError('LOA_E_PAYLOAD_TOO_LARGE', `an audio message of ${bytes.length} bytes exceeds ${MAX_PCM_MESSAGE} (send PCM in 20 ms multiples: 3840 bytes per 20 ms)`, { context: { bytes: bytes.length, max: MAX_PCM_MESSAGE } });
       if (s.kind === 'waiting') throw new LoaError('LOA_E_LIVE_REFUSED', 'audio came before the start message: send {"type":"start",…} and wait for "on-air"');
       if (s.kind === 'draining') return; // the presenter asked to end; what still comes is not aired
-      if (bytes.length > MAX_PCM_MESSAGE) throw new LoaError('LOA_E_PAYLOAD_TOO_LARGE', `an audio message of ${bytes.length} bytes exceeds ${MAX_PCM_MESSAGE} (send PCM in 20 ms multiples: 3840 bytes per 20 ms)`, { context: { bytes: bytes.length, max: MAX_PCM_MESSAGE } });
       s.received += bytes.length;
       s.session.write(bytes);
       return;
