@@ -17,6 +17,12 @@ import { CONN, session, type Api } from './console-client.js';
 const FRAME_BYTES = 3840;
 /** Up to 160 ms a message: small enough for the console's 64 KiB limit and a short delay. */
 const MAX_MESSAGE = FRAME_BYTES * 8;
+/**
+ * PCM held back before the first message. The console takes frames at its
+ * own clock; ffmpeg -re hands them over just in time, so a scheduling hiccup
+ * here would leave a gap on the horns. 200 ms ahead absorbs it.
+ */
+const HEADROOM = FRAME_BYTES * 10;
 /** After asking to end, how long the console may take to say it has (it sends what it buffered first). */
 const END_TIMEOUT_MS = 15_000;
 
@@ -123,8 +129,11 @@ function pump(ff: ChildProcess, ws: WebSocket): Promise<{ code: number | null; s
   const send = (b: Buffer) => {
     if (ws.readyState === ws.OPEN) ws.send(b);
   };
+  let started = false;
   ff.stdout!.on('data', (d: Buffer) => {
     pending = pending.length ? Buffer.concat([pending, d]) : d;
+    if (!started && pending.length < HEADROOM) return;
+    started = true;
     while (pending.length >= FRAME_BYTES) {
       const n = Math.min(MAX_MESSAGE, pending.length - (pending.length % FRAME_BYTES));
       send(pending.subarray(0, n));
