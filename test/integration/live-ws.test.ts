@@ -15,7 +15,7 @@ import { Verifier } from '../../protocol/signing.js';
 import { toneLevel } from '../helpers/audio.js';
 import { consoleFixture, type ConsoleFixture } from '../helpers/console.js';
 import { asDevice, connect, subscribe } from '../helpers/mqtt.js';
-import { runLoa } from '../helpers/processes.js';
+import { runLoa, spawnLoa } from '../helpers/processes.js';
 import { cleanupTempDirs, sleep, tempDir, waitFor } from '../helpers/tmp.js';
 
 // Speaking live through the console: a WebSocket presenter (the studio
@@ -324,6 +324,24 @@ test('loa live sends a 2 s WAV file at real-time pace: open, ≥ 90 frames, clos
     assert.match(out.stderr, /^loa live: LOA_E_FORBIDDEN: zone qn\/son-tay lies outside your zone qn\/dak-ha$/m);
   } finally {
     await device.c.endAsync();
+  }
+});
+
+test('loa live stopped by Ctrl-C (SIGINT) ends the session cleanly and exits 0', async () => {
+  const wav = join(tempDir(), 'long.wav');
+  const pcm = sine(1000, 30_000, 0.5);
+  writeFileSync(wav, Buffer.concat([wavHeader(pcm.length), pcm]));
+  const air = await listen('console', 'loa/v1/live/#');
+  try {
+    const proc = spawnLoa(['live', '--console', `http://${base}`, '--user', 'dispatch-dak-ha', '--zone', 'qn/dak-ha', '--input', wav], { LOA_PASSWORD: f.p.accounts['dispatch-dak-ha']!.secret });
+    await waitFor(() => /on air/.test(proc.out()), { timeoutMs: 15_000, what: () => `on air: ${proc.out()}` });
+    await waitFor(() => hear(air.msgs).batches.length >= 10, { what: 'audio on the topic' });
+    assert.is(await proc.stop('SIGINT'), 0, proc.out());
+    assert.match(proc.out(), /Đã kết thúc \(off air\)/);
+    const h = hear(air.msgs);
+    assert.equal(h.closes.map((c) => [c.id, c.reason]), [[h.opens[0]!.id, 'ended by dispatch-dak-ha']]);
+  } finally {
+    await air.c.endAsync();
   }
 });
 
