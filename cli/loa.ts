@@ -6,12 +6,14 @@ import { device, doctor } from './device.js';
 import { tts } from './tts.js';
 import { consoleCmd, library, target } from './console.js';
 import { dispatch } from './dispatch.js';
+import { live } from './live.js';
 
 export const root = group('Loa: runtime for commune IP loudspeaker clusters (đài truyền thanh ứng dụng CNTT-VT)', {
   demo,
   broker,
   console: consoleCmd,
   dispatch,
+  live,
   device,
   doctor,
   tts,

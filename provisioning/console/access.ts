@@ -10,12 +10,15 @@ export type Permission =
   | 'edit' // library uploads, TTS, programmes, rule profiles, publish
   | 'dispatch' // compose and send exercise/test emergencies; propose actual ones and cancels
   | 'approve' // approve an actual emergency or a cancel proposed by someone else
+  | 'live' // speak live (phát trực tiếp) to zones in scope: the studio page, `loa live`
   | 'admin'; // accounts, audit log
 
 const GRANTS: Record<AccountRole, readonly Permission[]> = {
-  admin: ['read', 'edit', 'dispatch', 'approve', 'admin'],
-  editor: ['read', 'edit'],
-  dispatch: ['read', 'dispatch'],
+  admin: ['read', 'edit', 'dispatch', 'approve', 'live', 'admin'],
+  // Live goes to the roles that already put sound on the horns; no new role,
+  // since roles are also the broker's MQTT roles and its ACL must not change.
+  editor: ['read', 'edit', 'live'],
+  dispatch: ['read', 'dispatch', 'live'],
   approver: ['read', 'approve'],
   viewer: ['read'],
   console: [],

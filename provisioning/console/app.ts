@@ -10,6 +10,7 @@ import { authRoutes } from './routes-auth.js';
 import { dispatchRoutes } from './routes-dispatch.js';
 import { fleetRoutes } from './routes-fleet.js';
 import { libraryRoutes } from './routes-library.js';
+import { liveRoutes } from './routes-live.js';
 import { planningRoutes } from './routes-planning.js';
 import { reportRoutes } from './routes-reports.js';
 import { Sessions, SESSION_COOKIE } from './sessions.js';
@@ -46,7 +47,7 @@ export async function buildApp(deps: ConsoleDeps): Promise<FastifyInstance> {
 
   installErrorHandler(app, { log: deps.log, what: 'console request', expose: ['rule', 'reason'] });
 
-  for (const r of [authRoutes, fleetRoutes, libraryRoutes, planningRoutes, dispatchRoutes, reportRoutes]) r(app, ctx);
+  for (const r of [authRoutes, fleetRoutes, libraryRoutes, planningRoutes, dispatchRoutes, reportRoutes, liveRoutes]) r(app, ctx);
   if (deps.uiDir) await uiRoutes(app, deps.uiDir);
   return app;
 }

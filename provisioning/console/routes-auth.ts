@@ -43,7 +43,7 @@ export function authRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.get('/api/me', async (req) => {
     const p = who(req);
-    return { account: p, csrf: req.csrf, approvalModes: (['actual', 'exercise', 'test'] as const).filter((m) => ctx.dispatcher.needsApproval(m)), can: { edit: can(p, 'edit'), dispatch: can(p, 'dispatch'), approve: can(p, 'approve'), admin: can(p, 'admin') } };
+    return { account: p, csrf: req.csrf, approvalModes: (['actual', 'exercise', 'test'] as const).filter((m) => ctx.dispatcher.needsApproval(m)), can: { edit: can(p, 'edit'), dispatch: can(p, 'dispatch'), approve: can(p, 'approve'), live: can(p, 'live'), admin: can(p, 'admin') } };
   });
 
   app.get('/api/audit', async (req) => {

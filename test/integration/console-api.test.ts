@@ -53,7 +53,7 @@ test('login: wrong password, throttling, a session cookie, /api/me, logout', asy
   const svc = await f.server.app.inject({ method: 'POST', url: '/api/login', payload: { name: 'console', password: f.p.accounts.console!.secret } });
   assert.is(svc.statusCode, 401, 'the console service account cannot log in to the web');
   const me = (await s.editor!.get('/api/me')).json() as { account: { role: string }; can: Record<string, boolean> };
-  assert.equal({ role: me.account.role, can: me.can }, { role: 'editor', can: { edit: true, dispatch: false, approve: false, admin: false } });
+  assert.equal({ role: me.account.role, can: me.can }, { role: 'editor', can: { edit: true, dispatch: false, approve: false, live: true, admin: false } });
   assert.match(String((await f.server.app.inject({ method: 'POST', url: '/api/login', payload: { name: 'editor', password: f.p.accounts.editor!.secret } })).headers['set-cookie']), /HttpOnly; SameSite=Strict/);
   const tmp = await f.as('approver-2');
   assert.is((await tmp.post('/api/logout')).statusCode, 200);
