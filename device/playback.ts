@@ -118,6 +118,7 @@ export class PlaybackEngine {
     const c = this.#cur;
     if (!c) return null;
     const first = c.req.segments.find((s) => s.kind === 'asset');
+    const live = c.req.segments.find((s) => s.kind === 'live');
     return {
       level: c.req.level,
       source: c.req.source,
@@ -126,6 +127,7 @@ export class PlaybackEngine {
       ...(first && first.kind === 'asset' ? { asset: first.sha256 } : {}),
       ...(c.req.programme ? { programme: c.req.programme } : {}),
       ...(c.req.emergency ? { emergency: c.req.emergency } : {}),
+      ...(live && live.kind === 'live' ? { live: live.session } : {}),
     };
   }
 

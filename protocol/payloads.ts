@@ -142,6 +142,8 @@ export const NowPlaying = z.strictObject({
   asset: Sha256Hex.optional(),
   programme: Slug.optional(),
   emergency: Uuid.optional(),
+  /** The live session it plays (the console counts the clusters receiving one). */
+  live: Uuid.optional(),
   since: Instant,
 });
 export type NowPlaying = z.infer<typeof NowPlaying>;

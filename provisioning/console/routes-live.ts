@@ -64,7 +64,15 @@ export function liveRoutes(app: FastifyInstance, ctx: Ctx): void {
     const p = need(req, 'read');
     // A session reaches an account's scope when one of its zones lies inside it or contains it (a province-wide session is heard in every commune).
     const sessions = (ctx.live?.active() ?? []).filter((s) => p.zone === null || s.zones.some((z) => zoneContains(p.zone!, z) || zoneContains(z, p.zone!)));
-    return { sessions };
+    if (!sessions.length) return { sessions };
+    // Receiving: clusters whose latest telemetry says they play the session (sent when a play starts or ends); of: the clusters of its zones.
+    const fleet = ctx.fleet.list(null);
+    return {
+      sessions: sessions.map((s) => {
+        const mine = fleet.filter((d) => !d.revoked && s.zones.some((z) => zoneContains(z, d.zone)));
+        return { ...s, clusters: mine.length, receiving: s.endedAt ? 0 : mine.filter((d) => d.online && d.telemetry?.playing?.live === s.id).length };
+      }),
+    };
   });
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import type { MqttClient } from 'mqtt';
 import type { z } from 'zod';
 import { ALERT_HZ } from '../../audio/tones.js';
+import { newSessionKey } from '../../protocol/live-frames.js';
 import { encodeChunkFrame, encodeSigned } from '../../protocol/codec.js';
 import { contractFor, kindOf } from '../../protocol/contract.js';
 import { EmergencyCommand, LiveControl, TargetState, TimeBeacon } from '../../protocol/payloads.js';
@@ -102,7 +103,7 @@ function validEmergency(scope: { zones: string[]; devices: string[] }) {
   return emergency({ id: r.uuid(), scope, mode: 'test', title: 'Diễn tập' });
 }
 const validBeacon = () => ({ at: iso(now()), validMs: 10_000, seq: 1_000_000 + r.int(1e6) });
-const validLive = (zone: string) => ({ type: 'start' as const, id: r.uuid(), issuedAt: iso(now() - 1000), expiresAt: iso(now() + 600_000), zone, url: 'http://127.0.0.1:9/tiep-song.mp3', title: 'Tiếp sóng Đài tỉnh' });
+const validLive = (zone: string) => ({ type: 'open' as const, id: r.uuid(), issuedAt: iso(now() - 1000), expiresAt: iso(now() + 15_000), zone, title: 'Tiếp sóng Đài tỉnh', by: 'bien-tap', source: 'relay' as const, key: newSessionKey().publicKey, codec: { name: 'opus' as const, sampleRate: 48000 as const, frameMs: 20 as const }, startedAt: iso(now() - 1000), endBy: iso(now() + 600_000) });
 const validLogAck = () => ({ batch: r.uuid(), stored: [`${r.hex(12)}:${String(r.int(1e6)).padStart(10, '0')}`] });
 const validTarget = () => ({ ...(JSON.parse(seen.targets.at(-1)!.toString()) as { payload: Record<string, unknown> }).payload, version: v2 + 1 + r.int(1000), issuedAt: iso(now()) });
 const validFrame = () => {

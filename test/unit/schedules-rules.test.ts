@@ -76,6 +76,8 @@ test('a profile with no windows allows nothing; no profile restricts nothing', (
     blackoutDates: [],
     emergencyVolume: 100,
     panelMayStopEmergency: false,
+    liveAnyTime: false,
+    liveVolume: 100,
   });
   assert.equal(allowedAt(free, at('2026-11-23', '03:00')), { allowed: true, cap: 100, windowEnd: null });
 });
@@ -94,6 +96,16 @@ test('airtime limits take the lowest; emergency volume the deepest; the panel st
   assert.is(effectiveRules([province, { ...village, panelMayStopEmergency: false }]).panelMayStopEmergency, false);
   assert.is(effectiveRules([commune, village]).panelMayStopEmergency, false);
   assert.is(effectiveRules([village]).emergencyVolume, 100);
+});
+
+test('live may sound outside the windows only when every profile of the lineage says so, at the live volume', () => {
+  const base = { windows: [{ days: ALL, start: '06:00', end: '21:00', volumeCap: 70 }], blackoutDates: [] };
+  const one = effectiveRules([{ zone: 'qn', ...base, liveAnyTime: true, liveVolume: 85, emergencyVolume: 95 }]);
+  assert.is(one.liveAnyTime, true);
+  assert.is(one.liveVolume, 85);
+  const mixed = effectiveRules([{ zone: 'qn', ...base, liveAnyTime: true }, { zone: 'qn/dak-ha', ...base, liveAnyTime: false }]);
+  assert.is(mixed.liveAnyTime, false, 'a commune that says no wins');
+  assert.is(effectiveRules([{ zone: 'qn', ...base, emergencyVolume: 90 }]).liveVolume, 90, 'the emergency volume when no live volume is set');
 });
 
 test.run();
