@@ -186,7 +186,8 @@ function contract(name: string, make: () => AudioSink, heard?: () => Int16Array[
       [],
       'no event for a stream that was never played',
     );
-    for (const x of heard?.() ?? []) assert.is(onsetOf(x, NEVER_HZ), -1, 'an armed stream was heard');
+    // 50 ms windows: a 5 ms one hears the 1 kHz streams of this suite at 1234 Hz now and then.
+    for (const x of heard?.() ?? []) assert.is(onsetOf(x, NEVER_HZ, { windowMs: 50, level: 0.05 }), -1, 'an armed stream was heard');
   });
 
   s.run();

@@ -27,9 +27,14 @@ export function toneLevel(x: Int16Array, start: number, len: number, freqHz: num
   return (2 * Math.sqrt(Math.max(0, power))) / Math.max(1, end - start);
 }
 
-/** First frame at which `freqHz` is present above `level` (5 ms windows, 1 ms hop), or -1. */
-export function onsetOf(x: Int16Array, freqHz: number, opts: { from?: number; level?: number } = {}): number {
-  const win = PCM.sampleRate / 200;
+/**
+ * First frame at which `freqHz` is present above `level` (5 ms windows, 1 ms
+ * hop), or -1. A 5 ms window hears ±200 Hz around `freqHz` (a loud 1 kHz
+ * tone reads about 0.1 at 1234 Hz, depending on phase): to tell near
+ * frequencies apart, widen it (`windowMs` 50 resolves 20 Hz).
+ */
+export function onsetOf(x: Int16Array, freqHz: number, opts: { from?: number; level?: number; windowMs?: number } = {}): number {
+  const win = Math.round((PCM.sampleRate * (opts.windowMs ?? 5)) / 1000);
   const hop = PCM.sampleRate / 1000;
   for (let i = opts.from ?? 0; i + win <= x.length; i += hop) if (toneLevel(x, i, win, freqHz) > (opts.level ?? 0.1)) return i;
   return -1;

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { pcmStream, sine } from '../../audio/tones.js';
 import { PCM, pcmBytes } from '../../audio/types.js';
 import { WavFileSink } from '../../audio/wav-sink.js';
-import { onsetOf, readWav, recordEvents, toneLevel } from '../helpers/audio.js';
+import { onsetOf, peak, readWav, recordEvents, toneLevel } from '../helpers/audio.js';
 import { cleanupTempDirs, sleep, tempDir } from '../helpers/tmp.js';
 
 // The WAV sink is the loudspeaker tests listen to: the file must say what
@@ -50,7 +50,11 @@ test('a preempting stream replaces the first in the file exactly where the timel
   // The file against the timeline…
   assert.ok(Math.abs(onA - a!.startFrame!) < TOL_MS * FPMS, `440 Hz heard at ${ms(onA)} ms, timeline says ${ms(a!.startFrame!)} ms`);
   assert.ok(Math.abs(onB - b!.startFrame!) < TOL_MS * FPMS, `1 kHz heard at ${ms(onB)} ms, timeline says ${ms(b!.startFrame!)} ms`);
-  assert.is(a!.endFrame, b!.startFrame, 'the second stream takes over at the very frame the first was cut');
+  // Gapless when b's first data was there within a period of play(); later (a stall on a loaded machine) silence fills the wait, as on a card.
+  const gap = b!.startFrame! - a!.endFrame!;
+  assert.ok(gap >= 0 && gap < STALL_MS * FPMS, `the second stream takes over ${ms(gap)} ms after the first was cut`);
+  if (gap > 0) assert.ok(peak(x, a!.endFrame!, b!.startFrame!) < 200, 'silence in between, not either stream');
+  else assert.is(a!.endFrame, b!.startFrame, 'the second stream takes over at the very frame the first was cut');
   // …and against the wall clock: frame ↔ time since startedAt. A stream sounds from play(), or later
   // by as long as its first data took to exist (an event-loop stall on a loaded machine: a sound card
   // would have played silence meanwhile), never before; the 'started' event says where.
