@@ -11,7 +11,11 @@ import type { InflightRow } from './store.js';
 //   arbiter, from where it was cut, once the clock is trusted: the arbiter
 //   still judges its window, and its log keeps its first start, so it is
 //   reported once, as played or interrupted;
-// - emergencies are the emergency desk's (device/emergency-desk.ts recover()).
+// - emergencies are the emergency desk's (device/emergency-desk.ts recover());
+// - a live session is never requeued: its audio exists only while it lasts;
+//   one still on air is joined again when the province re-sends its open
+//   (every 5 s), as a new play. The cut one is reported interrupted, one
+//   that had not started refused (rule restart).
 //
 // Pure: rows in, records and requests out.
 
@@ -40,12 +44,16 @@ export function planRecovery(rows: readonly InflightRow[], now: string): Recover
       plan.emergencies.push(row);
       continue;
     }
+    if (req.source === 'live' && (row.phase === 'waiting' || !row.firstStartedAt)) {
+      plan.report.push({ outcome: 'refused', level: req.level, source: req.source, start: now, rule: 'restart', reason: RESTART_REASON, ...(req.title ? { title: req.title } : {}) });
+      continue;
+    }
     if (row.phase === 'waiting' || !row.firstStartedAt) {
       plan.requeue.push({ req, resume: null, row });
       continue;
     }
     const firstStartedAt = Date.parse(row.firstStartedAt);
-    if (req.resumable) {
+    if (req.resumable && req.source !== 'live') {
       plan.requeue.push({ req, resume: { offsetMs: row.offsetMs, firstStartedAt, ...(row.progressAt ? { cutAt: Date.parse(row.progressAt) } : {}), ...(row.interruptedBy ? { interruptedBy: row.interruptedBy as Resume['interruptedBy'] } : {}) }, row });
       continue;
     }

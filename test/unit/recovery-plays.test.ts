@@ -33,4 +33,18 @@ test('a resumable one goes back with its offset, first start and cut instant; a 
   assert.equal(p.emergencies.map((r) => r.id), ['e1']);
 });
 
+test('a live session is never resumed after a restart: the cut one is reported interrupted, one that had not started refused', () => {
+  const live = (id: string) => req(id, { level: 'live', source: 'live', title: 'Họp dân', segments: [{ kind: 'live', session: id, durationMs: null }], resumable: true, requiresTrustedClock: false });
+  const p = planRecovery([row(live('5b9d6a60-0000-4000-8000-000000000001')), row(live('5b9d6a60-0000-4000-8000-000000000002'), { phase: 'waiting', firstStartedAt: null, offsetMs: 0, progressAt: null })], '2026-11-26T23:05:00.000Z');
+  assert.equal(p.requeue, [], 'nothing goes back to the arbiter: the province re-sends the open of a session still on air');
+  assert.equal(
+    p.report.map((d) => [d.outcome, d.source, d.rule, d.title]),
+    [
+      ['interrupted', 'live', 'restart', 'Họp dân'],
+      ['refused', 'live', 'restart', 'Họp dân'],
+    ],
+  );
+  assert.is(p.report[0]!.playedMs, 7000);
+});
+
 test.run();
