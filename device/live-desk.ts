@@ -75,6 +75,8 @@ interface Session {
   playing: boolean;
 }
 
+/** Frames held ahead of the output at most (the ceiling keeps honest senders far below). */
+const MAX_HELD_MS = 10_000;
 const SILENT_RMS = 50; // of 32767: −56 dBFS
 const FADE_FRAMES = 3;
 /** Sessions remembered after they ended, so a late copy of an open does not start one again. */
@@ -162,12 +164,16 @@ export class LiveDesk {
       if (!believable) this.#d.log.warn({ live: id, stampedInMs: Math.round(batch.playAt - now), trusted: this.#d.trusted() }, 'live frames played by arrival: their stamped instant cannot be believed');
     }
     s.lastFrameAt = now;
+    const base = s.base;
     batch.frames.forEach((f, i) => {
       const seq = batch.seq + i;
       s.stats.frames++;
-      if (seq < s.next) s.stats.late++;
+      // Behind the output, or past its instant while nothing plays it (an emergency holds the session): of no use.
+      if (seq < s.next || (!s.playing && base + seq * OPUS_FRAME_MS < now)) s.stats.late++;
       else s.frames.set(seq, f);
     });
+    // A bound whatever comes: the frames of the next MAX_HELD_MS, the oldest go first.
+    while (s.frames.size > MAX_HELD_MS / OPUS_FRAME_MS) s.frames.delete(Math.min(...s.frames.keys()));
     s.wake?.();
   }
 
