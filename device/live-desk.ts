@@ -73,11 +73,14 @@ interface Session {
   wake: (() => void) | null;
   /** pcm() is feeding the output. */
   playing: boolean;
+  /** Ended because no frame came: the province's next open starts it again. */
+  lost: boolean;
 }
 
 /** Frames held ahead of the output at most (the ceiling keeps honest senders far below). */
 const MAX_HELD_MS = 10_000;
 const SILENT_RMS = 50; // of 32767: −56 dBFS
+const LOST = (ms: number) => `no frame for ${ms} ms`;
 const FADE_FRAMES = 3;
 /** Sessions remembered after they ended, so a late copy of an open does not start one again. */
 const REMEMBER = 64;
@@ -110,7 +113,9 @@ export class LiveDesk {
       setTimeout(() => this.#end(s, `closed by the province: ${c.reason}`), Math.max(0, endsAt - now)).unref();
       return;
     }
-    if (this.#sessions.has(c.id)) return; // sent again while it runs
+    const known = this.#sessions.get(c.id);
+    // Sent again while it runs; a session this cluster lost (its link dropped longer than lossTimeoutMs) is joined again.
+    if (known && !known.lost) return;
     if (this.#d.trusted() && now >= Date.parse(c.endBy)) return this.#d.log.warn({ live: c.id }, 'live session already over; ignored');
     let key: KeyObject;
     try {
@@ -118,7 +123,7 @@ export class LiveDesk {
     } catch (e) {
       return this.#d.log.warn({ live: c.id, err: e }, 'live session refused: its key cannot be used');
     }
-    const s: Session = { open: c, key, frames: new Map(), base: null, next: 0, lastFrameAt: now, lastSeq: null, closeReason: null, ended: null, stats: { frames: 0, late: 0, concealed: 0, recovered: 0, forged: 0 }, wake: null, playing: false };
+    const s: Session = { open: c, key, frames: new Map(), base: null, next: 0, lastFrameAt: now, lastSeq: null, closeReason: null, ended: null, stats: { frames: 0, late: 0, concealed: 0, recovered: 0, forged: 0 }, wake: null, playing: false, lost: false };
     this.#sessions.set(c.id, s);
     this.#forgetOld();
     const rules = this.#d.rules();
@@ -193,7 +198,7 @@ export class LiveDesk {
     let why: string | null = null;
     try {
       while (s.base === null && !signal.aborted) {
-        if (this.#d.now() - s.lastFrameAt > st.lossTimeoutMs) return void (why = `no frame for ${st.lossTimeoutMs} ms`);
+        if (this.#d.now() - s.lastFrameAt > st.lossTimeoutMs) return void (why = LOST(st.lossTimeoutMs));
         await this.#wait(s, 100, signal);
       }
       if (signal.aborted || s.base === null) return;
@@ -208,7 +213,7 @@ export class LiveDesk {
         if (signal.aborted || s.ended) return;
         if (s.lastSeq !== null && n > s.lastSeq) return void (why = `closed by the province: ${s.closeReason}`);
         const now = this.#d.now();
-        if (now - s.lastFrameAt > st.lossTimeoutMs) return void (why = `no frame for ${st.lossTimeoutMs} ms`);
+        if (now - s.lastFrameAt > st.lossTimeoutMs) return void (why = LOST(st.lossTimeoutMs));
         if (this.#d.trusted() && now >= Date.parse(s.open.endBy)) return void (why = 'its time is over');
         const due = base + n * OPUS_FRAME_MS - ahead;
         if (due > now) await sleep(due - now, undefined, { signal }).catch(() => undefined);
@@ -253,6 +258,7 @@ export class LiveDesk {
   #end(s: Session, why: string, cancel = !s.playing): void {
     if (s.ended) return;
     s.ended = why;
+    s.lost = why === LOST(this.#d.settings.lossTimeoutMs);
     s.frames.clear();
     this.#d.log.info({ live: s.open.id, why, ...s.stats }, 'live session ended');
     // Held by an emergency, or never started, it does not come back; a playing one is ended by its stream (above) or by this.

@@ -6,6 +6,7 @@ import { syncFixture, type SyncFixture } from '../helpers/sync-fixture.js';
 import { asDevice, connect, endAll } from '../helpers/mqtt.js';
 import { readWav, toneLevel, onsetOf } from '../helpers/audio.js';
 import { cleanupTempDirs, sleep, tempDir, waitFor } from '../helpers/tmp.js';
+import { startProxy } from '../helpers/proxy.js';
 import { Agent } from '../../device/agent.js';
 import { ClockTrust } from '../../device/clock.js';
 import { WavFileSink } from '../../audio/wav-sink.js';
@@ -42,10 +43,10 @@ test.after(async () => {
 });
 
 /** An agent on a trusted clock, its horn a WAV file. */
-async function startAgent(id: string) {
+async function startAgent(id: string, url?: string) {
   const clock = new ClockTrust({ wall: () => Date.now(), mono: () => performance.now(), ntp: () => true, rtc: false, beaconTrustMs: 3600_000, correctAboveMs: 2000 });
   const sink = new WavFileSink({ file: join(tempDir(), `${id}.wav`), now: () => clock.now() });
-  const agent = new Agent({ config: f.deviceConfig(id, { agent: { audio: { output: 'wav' } } }), log: silentLogger(), clock, sink, relay: null });
+  const agent = new Agent({ config: f.deviceConfig(id, { agent: { audio: { output: 'wav' }, live: { lossTimeoutMs: 2000 } }, ...(url ? { url } : {}) }), log: silentLogger(), clock, sink, relay: null });
   agents.push(agent);
   await agent.start();
   await waitFor(() => agent.link.connected, { what: `${id} connected` });
@@ -186,6 +187,28 @@ test('a live session in quiet hours is refused and logged, unless the rules let 
   assert.ok(heard(a.sink.file, VOICE_HZ) >= 1.5, 'heard when the rules allow live at any time');
   await a.agent.stop();
   agents.splice(0);
+});
+
+test('a cluster whose link drops in the middle of a session goes quiet, then joins the session again when the link is back', async () => {
+  const proxy = await startProxy(f.broker.port);
+  const a = await startAgent('l1a', proxy.url);
+  const s = live.open({ zones: ['qn/son-tay'], title: 'Tiếp sóng', by: 'editor', source: 'terminal' });
+  const speaking = speak(s, 16_000);
+  await sleep(3000);
+  proxy.refuse(true); // the 3G link gone: no frames, no reconnect
+  await sleep(5000);
+  const cut = a.sink.timeline.filter((e) => e.id === s.id);
+  assert.is(cut.length, 1);
+  assert.ok(cut[0]!.endFrame !== null, 'the session ended on the cluster while its link was down');
+  proxy.refuse(false);
+  await speaking;
+  s.end('xong');
+  await waitFor(() => a.sink.timeline.filter((e) => e.id === s.id).length === 2 && a.sink.timeline.every((e) => e.endFrame !== null), { timeoutMs: 10_000, what: `joined again: ${JSON.stringify(a.sink.timeline)}` });
+  const again = a.sink.timeline.filter((e) => e.id === s.id)[1]!;
+  assert.ok(heard(a.sink.file, VOICE_HZ, again.startFrame!) >= 2, 'the voice after the link came back');
+  await a.agent.stop();
+  agents.splice(0);
+  await proxy.close();
 });
 
 test.run();
