@@ -54,7 +54,7 @@ test('log in in Vietnamese: a wrong password shows the reason; then who is logge
   assert.match(who, /editor-dak-ha · Biên tập · /);
   await page.getByTestId('who-zone').filter({ hasText: 'Đắk Hà (qn/dak-ha)' }).waitFor();
   const nav = await page.getByRole('navigation').getByRole('link').allTextContents();
-  assert.equal(nav, ['Thiết bị', 'Thư viện âm thanh', 'Đọc văn bản', 'Chương trình', 'Khẩn cấp', 'Báo cáo'], 'an editor has no audit log');
+  assert.equal(nav, ['Thiết bị', 'Thư viện âm thanh', 'Đọc văn bản', 'Chương trình', 'Khẩn cấp', 'Phát trực tiếp', 'Báo cáo'], 'an editor has no audit log; it speaks live');
   // Vietnamese text is NFC throughout (composed diacritics).
   const text = await page.locator('body').innerText();
   assert.is(text, text.normalize('NFC'));

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { Agent } from '../../device/agent.js';
 import { DeviceConfig } from '../../device/config.js';
+import { ClockTrust } from '../../device/clock.js';
+import { WavFileSink } from '../../audio/wav-sink.js';
 import { silentLogger } from '../../lib/log.js';
 import type { ConsoleFixture } from './console.js';
 import { tempDir } from './tmp.js';
@@ -16,10 +18,11 @@ export const CHROMIUM = process.env.LOA_CHROMIUM ?? '/usr/bin/chromium';
 /** Default bound of every locator wait and action (ms). */
 export const UI_TIMEOUT_MS = 15_000;
 
-export function launchBrowser(): Promise<Browser> {
+/** `args`: more Chromium flags (a fake microphone: --use-fake-device-for-media-stream, …). */
+export function launchBrowser(opts: { args?: string[] } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...(opts.args ?? [])],
     timeout: 30_000,
   });
 }
@@ -70,23 +73,36 @@ export async function loginAs(browser: Browser, f: ConsoleFixture, name: string,
  * Real village agents for the fixture's devices, on its broker: the bundle
  * `loa provision` wrote, a temporary data directory, quick timings, no relay,
  * and a WAV file (<data>/output.wav) or nothing as the loudspeaker.
+ * `trustedClock`: the agents' clocks are trusted from the start (as NTP
+ * would make them), so live frames play at their stamped instants; each WAV
+ * sink is then returned (in `sinks`, null for the others) with its timeline.
  */
-export async function startAgents(f: ConsoleFixture, ids: string[], opts: { output?: 'wav' | 'null' | Record<string, 'wav' | 'null'> } = {}): Promise<{ agents: Agent[]; stop(): Promise<void> }> {
+export async function startAgents(
+  f: ConsoleFixture,
+  ids: string[],
+  opts: { output?: 'wav' | 'null' | Record<string, 'wav' | 'null'>; trustedClock?: boolean } = {},
+): Promise<{ agents: Agent[]; sinks: (WavFileSink | null)[]; stop(): Promise<void> }> {
   const agents: Agent[] = [];
+  const sinks: (WavFileSink | null)[] = [];
   for (const id of ids) {
     const b = f.p.devices[id]!.bundle;
+    const output = (typeof opts.output === 'object' ? opts.output[id] : opts.output) ?? 'null';
     const config = DeviceConfig.parse({
       ...b,
       broker: { ...b.broker, urls: [f.broker.url] },
       data: join(tempDir('loa-dev-'), id),
-      agent: { audio: { output: (typeof opts.output === 'object' ? opts.output[id] : opts.output) ?? 'null' }, relay: { driver: 'noop' }, heartbeatSec: 5, responseTimeoutMs: 1500, retryMs: 300, logAckTimeoutMs: 2000, backoff: { minMs: 100, maxMs: 1000 }, keepaliveSec: 10 },
+      agent: { audio: { output }, relay: { driver: 'noop' }, heartbeatSec: 5, responseTimeoutMs: 1500, retryMs: 300, logAckTimeoutMs: 2000, backoff: { minMs: 100, maxMs: 1000 }, keepaliveSec: 10 },
     });
-    const agent = new Agent({ config, log: silentLogger(), relay: null });
+    const clock = opts.trustedClock ? new ClockTrust({ wall: () => Date.now(), mono: () => performance.now(), ntp: () => true, rtc: false, beaconTrustMs: 3600_000, correctAboveMs: 2000 }) : undefined;
+    const sink = clock && output === 'wav' ? new WavFileSink({ file: join(config.data, 'output.wav'), now: () => clock.now() }) : null;
+    const agent = new Agent({ config, log: silentLogger(), relay: null, ...(clock ? { clock } : {}), ...(sink ? { sink } : {}) });
     agents.push(agent);
+    sinks.push(sink);
     await agent.start();
   }
   return {
     agents,
+    sinks,
     stop: async () => {
       for (const a of agents) await a.stop().catch(() => {});
     },

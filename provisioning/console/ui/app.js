@@ -16,6 +16,7 @@ const VIEWS = [
   { id: 'tts', show: (me) => me.can.edit, load: () => import('./views/tts.js') },
   { id: 'programmes', show: () => true, load: () => import('./views/programmes.js') },
   { id: 'dispatch', show: () => true, load: () => import('./views/dispatch.js') },
+  { id: 'studio', show: (me) => me.can.live, load: () => import('./views/studio.js') },
   { id: 'reports', show: () => true, load: () => import('./views/reports.js') },
   { id: 'audit', show: (me) => me.can.admin, load: () => import('./views/audit.js') },
 ];

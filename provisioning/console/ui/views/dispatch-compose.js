@@ -2,6 +2,7 @@ import { h, fill, field, select, statusLine, errorBox, confirmDialog } from '/ui
 import * as api from '/ui/common/api.js';
 import { t, fmt, errorText } from '/ui/common/i18n.js';
 import { MODES } from './modes.js';
+import { zonePicker } from './zone-picker.js';
 
 // Composing an emergency: content (a standard clip, TTS text, a library
 // clip), zones, mode, level, repeat count and expiry. Each mode has its own
@@ -56,22 +57,10 @@ export function composeForm(ctx, onSent) {
     assetField,
   );
 
-  const zoneBox = h('fieldset', { class: 'checks zones', 'data-testid': 'compose-zones' }, h('legend', {}, t('compose.zones')));
+  const picker = zonePicker(ctx, { legend: t('compose.zones'), testid: 'compose-zones' });
   let zones = [];
-  ctx.zones().then((zs) => {
-    zones = zs;
-    zoneBox.append(
-      ...zs
-        .filter((z) => z.inScope)
-        .map((z) => {
-          const depth = z.path.split('/').length - 1;
-          const input = h('input', { type: 'checkbox', value: z.path, 'data-testid': `zone-${z.path}` });
-          const label = h('label', { class: ['check', `depth-${Math.min(depth, 4)}`] }, input, ' ', `${z.name} `, h('code', {}, z.path));
-          return label;
-        }),
-    );
-  });
-  const chosenZones = () => [...zoneBox.querySelectorAll('input:checked')].map((i) => i.value);
+  picker.zones.then((zs) => (zones = zs), () => {});
+  const chosenZones = picker.chosen;
 
   const repeat = h('input', { type: 'number', min: '1', max: '20', value: '2', required: true, class: 'narrow', inputmode: 'numeric', 'data-testid': 'compose-repeat' });
   const expires = h('input', { type: 'number', min: '1', max: '1440', value: '60', required: true, class: 'narrow', inputmode: 'numeric', 'data-testid': 'compose-expires' });
@@ -93,7 +82,7 @@ export function composeForm(ctx, onSent) {
   function reset() {
     modeInputs.forEach((i) => (i.checked = i.value === 'exercise'));
     kindInputs.forEach((i) => (i.checked = i.value === 'standard'));
-    zoneBox.querySelectorAll('input[type="checkbox"]').forEach((i) => (i.checked = false));
+    picker.clear();
     level.value = '3';
     clip.value = 'siren';
     ttsText.value = '';
@@ -159,7 +148,7 @@ export function composeForm(ctx, onSent) {
     modes,
     field(t('compose.level'), level, t('compose.levelHint')),
     content,
-    zoneBox,
+    picker.el,
     h('div', { class: 'row' }, field(t('compose.repeat'), repeat), field(t('compose.expires'), expires), field(t('compose.titleLabel'), title)),
     h('div', { class: 'actions' }, submit),
     status,
