@@ -148,7 +148,9 @@ test('going on air asks first, naming the zones; then ĐANG PHÁT TRỰC TIẾP 
   // Who is on air where, from the sessions list.
   const row = page.locator(`[data-testid="live-session"][data-session="${sessionId}"]`);
   await row.waitFor();
-  assert.match((await row.textContent())!, new RegExp(`^${TITLE}của bạneditor · Thôn 3 · từ ${vnTime(s.startedAt)} · qua trang phát trực tiếp$`));
+  assert.match((await row.textContent())!, new RegExp(`^${TITLE}của bạneditor · Thôn 3 · từ ${vnTime(s.startedAt)} · qua trang phát trực tiếp`));
+  // How many clusters of the zone play it, from their telemetry: both of Thôn 3.
+  await row.getByTestId('live-receiving').filter({ hasText: 'Đang phát ở 2/2 cụm loa' }).waitFor({ timeout: 10_000 });
   const shot = join(ARTIFACTS, 'console-studio-on-air.png');
   await page.screenshot({ path: shot, fullPage: true });
   assert.ok(statSync(shot).size > 10_000);

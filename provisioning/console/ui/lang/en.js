@@ -492,6 +492,7 @@ export default {
   'studio.sessions': 'Live broadcasts on air now',
   'studio.sessions.none': 'No live broadcast now.',
   'studio.sessions.yours': 'yours',
+  'studio.sessions.receiving': 'Playing on {n} of {of} clusters',
   'studio.sessions.line': '{who} · {zones} · since {since} · {source}',
   'studio.source.studio': 'from the studio page',
   'studio.source.terminal': 'from loa live',

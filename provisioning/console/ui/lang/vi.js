@@ -493,6 +493,7 @@ export default {
   'studio.sessions': 'Các buổi đang phát trực tiếp',
   'studio.sessions.none': 'Hiện không có buổi phát trực tiếp nào.',
   'studio.sessions.yours': 'của bạn',
+  'studio.sessions.receiving': 'Đang phát ở {n}/{of} cụm loa',
   'studio.sessions.line': '{who} · {zones} · từ {since} · {source}',
   'studio.source.studio': 'qua trang phát trực tiếp',
   'studio.source.terminal': 'qua lệnh loa live',

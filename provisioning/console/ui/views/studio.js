@@ -298,6 +298,8 @@ export function render(ctx) {
             s.id === air?.id ? h('span', { class: 'badge' }, t('studio.sessions.yours')) : null,
             h('br'),
             t('studio.sessions.line', { who: s.by, zones: s.zones.map((z) => ctx.zoneName(zones, z)).join(', '), since: fmt.seconds(s.startedAt), source: t(`studio.source.${s.source}`) }),
+            typeof s.receiving === 'number' ? h('br') : null,
+            typeof s.receiving === 'number' ? h('span', { 'data-testid': 'live-receiving' }, t('studio.sessions.receiving', { n: s.receiving, of: s.clusters })) : null,
           ),
         ),
       ),
